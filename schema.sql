@@ -1,0 +1,44 @@
+-- restauth database schema.
+--
+-- This file is part of restauth's public interface: scripts may read (and
+-- carefully write) these tables directly. restauth applies it on every start;
+-- every statement is idempotent. `PRAGMA user_version` records the schema
+-- version; migrations in src/db.rs move older files forward one step at a time.
+--
+-- Conventions:
+--   * times are INTEGER Unix seconds (UTC); read them with
+--     `datetime(column, 'unixepoch')`;
+--   * booleans are INTEGER 0/1;
+--   * secrets (tokens, one-time keys) are never stored, only their SHA-256.
+
+-- One row per account.
+CREATE TABLE IF NOT EXISTS users (
+    id             INTEGER PRIMARY KEY,          -- the `pk` of the API; password-reset uids are its base36
+    username       TEXT    NOT NULL,             -- as the user typed it (case preserved)
+    username_lower TEXT    NOT NULL UNIQUE,      -- username lower-cased (Unicode); makes usernames unique case-insensitively
+    email          TEXT    NOT NULL DEFAULT '',  -- lower-cased address, '' when the user has none; not unique (see README)
+    email_verified INTEGER NOT NULL DEFAULT 0,   -- 1 once the address is confirmed (or vouched for by an administrator)
+    first_name     TEXT    NOT NULL DEFAULT '',
+    last_name      TEXT    NOT NULL DEFAULT '',
+    password       TEXT    NOT NULL,             -- Django format pbkdf2_sha256$<iterations>$<salt>$<base64>; a leading '!' marks an unusable password
+    is_active      INTEGER NOT NULL DEFAULT 1,   -- 0: cannot log in, existing tokens are refused
+    date_joined    INTEGER NOT NULL,             -- when the account was created
+    last_login     INTEGER                       -- last successful login, NULL if never
+);
+CREATE INDEX IF NOT EXISTS users_email ON users(email);
+
+-- One row per issued API token (one per login, i.e. per device).
+CREATE TABLE IF NOT EXISTS tokens (
+    id          INTEGER PRIMARY KEY,
+    key_sha256  BLOB    NOT NULL UNIQUE,         -- SHA-256 of the 40-hex key the client holds; the key itself is never stored
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at  INTEGER NOT NULL,                -- when the token was issued
+    expires_at  INTEGER NOT NULL                 -- the token is refused from this time on (created_at + accounts.token_ttl)
+);
+CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);
+
+-- Server-wide values restauth keeps for itself.
+CREATE TABLE IF NOT EXISTS settings (
+    name  TEXT PRIMARY KEY,                      -- 'secret_key': HMAC key for reset tokens, generated on first start unless configured
+    value TEXT NOT NULL
+);

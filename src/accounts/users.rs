@@ -1,0 +1,256 @@
+//! Users: lookup, creation and updates.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{now, AccountError};
+
+/// A user row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Primary key (the API's `pk`).
+    pub id: i64,
+    /// As typed, case preserved.
+    pub username: String,
+    /// Lower-cased; empty when none.
+    pub email: String,
+    /// Whether the address is confirmed.
+    pub email_verified: bool,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Django-format hash, or `!…` when unusable.
+    pub password: String,
+    /// Inactive users cannot log in or use tokens.
+    pub is_active: bool,
+    /// Unix seconds.
+    pub date_joined: i64,
+    /// Unix seconds of the last successful login.
+    pub last_login: Option<i64>,
+}
+
+const COLUMNS: &str = "id, username, email, email_verified, first_name, last_name, password, is_active, date_joined, last_login";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        email: r.get(2)?,
+        email_verified: r.get(3)?,
+        first_name: r.get(4)?,
+        last_name: r.get(5)?,
+        password: r.get(6)?,
+        is_active: r.get(7)?,
+        date_joined: r.get(8)?,
+        last_login: r.get(9)?,
+    })
+}
+
+/// The key usernames are unique under: Unicode lower case.
+pub fn username_key(username: &str) -> String {
+    username.to_lowercase()
+}
+
+/// The user with this username, compared case-insensitively.
+pub fn by_username(conn: &Connection, username: &str) -> Result<Option<User>, AccountError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE username_lower = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([username_key(username)], from_row)
+        .optional()?)
+}
+
+/// Users with this email address (compared case-insensitively), oldest first.
+///
+/// Addresses are not unique: an unverified address may be registered twice,
+/// as allauth allows. At most `limit` rows.
+pub fn by_email(conn: &Connection, email: &str, limit: usize) -> Result<Vec<User>, AccountError> {
+    if email.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1 ORDER BY id LIMIT ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![email.to_lowercase(), limit as i64], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The user with this primary key.
+pub fn by_id(conn: &Connection, id: i64) -> Result<Option<User>, AccountError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+/// A user named by an administrator: a username, or an email address if it contains `@`
+/// and no username matches.
+pub fn by_username_or_email(conn: &Connection, name: &str) -> Result<Option<User>, AccountError> {
+    if let Some(u) = by_username(conn, name)? {
+        return Ok(Some(u));
+    }
+    if name.contains('@') {
+        return Ok(by_email(conn, name, 1)?.into_iter().next());
+    }
+    Ok(None)
+}
+
+/// What a new user starts with.
+pub struct NewUser<'a> {
+    /// Validated username.
+    pub username: &'a str,
+    /// Address (lower-cased on insert), or empty.
+    pub email: &'a str,
+    /// Whether the address counts as confirmed.
+    pub email_verified: bool,
+    /// Given name.
+    pub first_name: &'a str,
+    /// Family name.
+    pub last_name: &'a str,
+    /// An already hashed password (or an unusable one).
+    pub password_hash: &'a str,
+}
+
+/// Inserts a user; a taken username (case-insensitively) is [`AccountError::UsernameTaken`].
+pub fn create(conn: &Connection, new: &NewUser<'_>) -> Result<User, AccountError> {
+    let result = conn
+        .prepare_cached(
+            "INSERT INTO users (username, username_lower, email, email_verified, first_name, last_name, password, is_active, date_joined)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
+        )?
+        .execute(params![
+            new.username,
+            username_key(new.username),
+            new.email.to_lowercase(),
+            new.email_verified,
+            new.first_name,
+            new.last_name,
+            new.password_hash,
+            now(),
+        ]);
+    match result {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => return Err(AccountError::UsernameTaken),
+        Err(e) => return Err(e.into()),
+    }
+    let id = conn.last_insert_rowid();
+    by_id(conn, id)?.ok_or(AccountError::NoSuchUser)
+}
+
+/// Whether any other user than `except_id` has this username (case-insensitively).
+pub fn username_taken(
+    conn: &Connection,
+    username: &str,
+    except_id: i64,
+) -> Result<bool, AccountError> {
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT id FROM users WHERE username_lower = ?1 AND id != ?2")?
+        .query_row(params![username_key(username), except_id], |r| r.get(0))
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// The fields of `PUT/PATCH user/`.
+pub struct ProfileUpdate {
+    /// New username, if given.
+    pub username: Option<String>,
+    /// New given name, if given.
+    pub first_name: Option<String>,
+    /// New family name, if given.
+    pub last_name: Option<String>,
+}
+
+/// Applies a profile update; a username taken by someone else is [`AccountError::UsernameTaken`].
+pub fn update_profile(
+    conn: &Connection,
+    id: i64,
+    update: &ProfileUpdate,
+) -> Result<(), AccountError> {
+    if let Some(username) = &update.username {
+        let result = conn
+            .prepare_cached("UPDATE users SET username = ?1, username_lower = ?2 WHERE id = ?3")?
+            .execute(params![username, username_key(username), id]);
+        match result {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(AccountError::UsernameTaken),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(first_name) = &update.first_name {
+        conn.prepare_cached("UPDATE users SET first_name = ?1 WHERE id = ?2")?
+            .execute(params![first_name, id])?;
+    }
+    if let Some(last_name) = &update.last_name {
+        conn.prepare_cached("UPDATE users SET last_name = ?1 WHERE id = ?2")?
+            .execute(params![last_name, id])?;
+    }
+    Ok(())
+}
+
+/// Stores a new password hash.
+pub fn set_password_hash(conn: &Connection, id: i64, hash: &str) -> Result<(), AccountError> {
+    let n = conn
+        .prepare_cached("UPDATE users SET password = ?1 WHERE id = ?2")?
+        .execute(params![hash, id])?;
+    if n == 0 {
+        return Err(AccountError::NoSuchUser);
+    }
+    Ok(())
+}
+
+/// Records a successful login.
+pub fn touch_last_login(conn: &Connection, id: i64) -> Result<(), AccountError> {
+    conn.prepare_cached("UPDATE users SET last_login = ?1 WHERE id = ?2")?
+        .execute(params![now(), id])?;
+    Ok(())
+}
+
+/// Marks a user active or inactive.
+pub fn set_active(conn: &Connection, id: i64, active: bool) -> Result<(), AccountError> {
+    let n = conn
+        .prepare_cached("UPDATE users SET is_active = ?1 WHERE id = ?2")?
+        .execute(params![active, id])?;
+    if n == 0 {
+        return Err(AccountError::NoSuchUser);
+    }
+    Ok(())
+}
+
+/// All users, by id.
+pub fn list(conn: &Connection) -> Result<Vec<User>, AccountError> {
+    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+/// Django's `UnicodeUsernameValidator`: letters, digits and `@ . + - _`, at least one character.
+pub fn is_valid_username(username: &str) -> bool {
+    !username.is_empty()
+        && username
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '@' | '.' | '+' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_username;
+
+    #[test]
+    fn username_rules() {
+        for ok in ["alice", "Al.ice+1@x-y_z", "José", "用户"] {
+            assert!(is_valid_username(ok), "{ok}");
+        }
+        for bad in ["", "a b", "a/b", "a!b", "a\u{0}b"] {
+            assert!(!is_valid_username(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! `Authorization: Token <key>` → the authenticated user, with DRF's messages.
+
+use rusqlite::Connection;
+
+use super::error::ApiError;
+use crate::accounts::tokens::{lookup, TokenOwner};
+
+/// What the `Authorization` header carries.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// No header, or another scheme (`Bearer …`): no credential at all.
+    None,
+    /// A token key to look up.
+    Token(String),
+}
+
+/// Parses the header as DRF's `TokenAuthentication` does.
+///
+/// The keyword is case-insensitive; any other scheme is no credential;
+/// a missing key or a key with spaces is a 401.
+pub fn parse_authorization(header: Option<&str>) -> Result<Credentials, ApiError> {
+    let Some(header) = header else {
+        return Ok(Credentials::None);
+    };
+    let mut parts = header.split_ascii_whitespace();
+    match parts.next() {
+        Some(word) if word.eq_ignore_ascii_case("token") => {}
+        _ => return Ok(Credentials::None),
+    }
+    let Some(key) = parts.next() else {
+        return Err(ApiError::AuthenticationFailed(
+            "Invalid token header. No credentials provided.",
+        ));
+    };
+    if parts.next().is_some() {
+        return Err(ApiError::AuthenticationFailed(
+            "Invalid token header. Token string should not contain spaces.",
+        ));
+    }
+    Ok(Credentials::Token(key.to_string()))
+}
+
+/// The user behind the request's token: `Ok(None)` without a credential,
+/// 401 for an unknown, revoked or expired key or an inactive user.
+pub fn authenticate(
+    conn: &Connection,
+    header: Option<&str>,
+) -> Result<Option<TokenOwner>, ApiError> {
+    let Credentials::Token(key) = parse_authorization(header)? else {
+        return Ok(None);
+    };
+    let Some(owner) = lookup(conn, &key)? else {
+        return Err(ApiError::AuthenticationFailed("Invalid token."));
+    };
+    if !owner.user.is_active {
+        return Err(ApiError::AuthenticationFailed("User inactive or deleted."));
+    }
+    Ok(Some(owner))
+}
+
+/// Like [`authenticate`], but a missing credential is a 401 too.
+pub fn require_user(conn: &Connection, header: Option<&str>) -> Result<TokenOwner, ApiError> {
+    authenticate(conn, header)?.ok_or(ApiError::NotAuthenticated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(r: Result<Credentials, ApiError>) -> String {
+        match r {
+            Err(ApiError::AuthenticationFailed(m)) => m.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_forms() {
+        assert_eq!(parse_authorization(None).unwrap(), Credentials::None);
+        assert_eq!(
+            parse_authorization(Some("Bearer abc")).unwrap(),
+            Credentials::None
+        );
+        assert_eq!(parse_authorization(Some("")).unwrap(), Credentials::None);
+        assert_eq!(
+            parse_authorization(Some("TOKEN abc")).unwrap(),
+            Credentials::Token("abc".into())
+        );
+        assert_eq!(
+            parse_authorization(Some("  token   abc  ")).unwrap(),
+            Credentials::Token("abc".into())
+        );
+        assert_eq!(
+            detail(parse_authorization(Some("Token"))),
+            "Invalid token header. No credentials provided."
+        );
+        assert_eq!(
+            detail(parse_authorization(Some("Token a b"))),
+            "Invalid token header. Token string should not contain spaces."
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! `ApiError` and its one mapping to an HTTP response with a DRF-shaped JSON body.
+//!
+//! This is the only place that decides status codes, headers and error
+//! bodies. Internal failures are logged here (without request data) and the
+//! client gets a generic 500: never a stack trace or an SQL message.
+
+use rouille::Response;
+use serde_json::{json, Map, Value};
+
+use crate::accounts::AccountError;
+use crate::db::DbError;
+
+/// Field-keyed validation errors, in the order fields are declared.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FieldErrors(Vec<(String, Vec<String>)>);
+
+impl FieldErrors {
+    /// No errors yet.
+    pub fn new() -> Self {
+        FieldErrors(Vec::new())
+    }
+
+    /// Adds `message` under `field` (after any earlier message for it).
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        let message = message.into();
+        match self.0.iter_mut().find(|(f, _)| f == field) {
+            Some((_, list)) => list.push(message),
+            None => self.0.push((field.to_string(), vec![message])),
+        }
+    }
+
+    /// Whether `field` has an error.
+    pub fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|(f, _)| f == field)
+    }
+
+    /// Whether there is no error at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Err(ApiError::Validation)` if any error was recorded.
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self))
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        for (field, messages) in &self.0 {
+            map.insert(field.clone(), json!(messages));
+        }
+        Value::Object(map)
+    }
+}
+
+/// Everything a request can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 with field-keyed messages.
+    Validation(FieldErrors),
+    /// Any status with `{"detail": message}`.
+    Detail(u16, String),
+    /// 401 `Authentication credentials were not provided.` with `WWW-Authenticate: Token`.
+    NotAuthenticated,
+    /// 401 with the given message and `WWW-Authenticate: Token`.
+    AuthenticationFailed(&'static str),
+    /// 405 with an `Allow` header.
+    MethodNotAllowed {
+        /// The method the client used.
+        method: String,
+        /// The methods the path supports.
+        allow: &'static str,
+    },
+    /// A failure of ours; logged, answered with a generic 500.
+    Internal(String),
+}
+
+impl ApiError {
+    /// 400 `{"non_field_errors": [message]}`.
+    pub fn non_field(message: impl Into<String>) -> ApiError {
+        ApiError::field("non_field_errors", message)
+    }
+
+    /// 400 `{field: [message]}`.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        let mut e = FieldErrors::new();
+        e.add(field, message);
+        ApiError::Validation(e)
+    }
+
+    /// 404 `{"detail": "Not found."}`.
+    pub fn not_found() -> ApiError {
+        ApiError::Detail(404, "Not found.".into())
+    }
+
+    /// 413 for a body over `limit` bytes.
+    pub fn too_large(limit: usize) -> ApiError {
+        ApiError::Detail(
+            413,
+            format!("Request body is larger than the limit of {limit} bytes."),
+        )
+    }
+
+    /// The HTTP response for this error.
+    pub fn to_response(&self) -> Response {
+        match self {
+            ApiError::Validation(errors) => json_response(400, &errors.to_json()),
+            ApiError::Detail(status, detail) => {
+                json_response(*status, &json!({ "detail": detail }))
+            }
+            ApiError::NotAuthenticated => json_response(
+                401,
+                &json!({"detail": "Authentication credentials were not provided."}),
+            )
+            .with_additional_header("WWW-Authenticate", "Token"),
+            ApiError::AuthenticationFailed(message) => {
+                json_response(401, &json!({ "detail": message }))
+                    .with_additional_header("WWW-Authenticate", "Token")
+            }
+            ApiError::MethodNotAllowed { method, allow } => json_response(
+                405,
+                &json!({ "detail": format!("Method \"{method}\" not allowed.") }),
+            )
+            .with_additional_header("Allow", *allow),
+            ApiError::Internal(what) => {
+                eprintln!("restauth: internal error: {what}");
+                json_response(500, &json!({"detail": "A server error occurred."}))
+            }
+        }
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json_response(status: u16, body: &Value) -> Response {
+    Response::from_data("application/json", body.to_string()).with_status_code(status)
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApiError::Internal(format!("database error: {e}"))
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::UsernameTaken => {
+                ApiError::field("username", "A user with that username already exists.")
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::Internal(format!("I/O error: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_keep_declaration_order() {
+        let mut e = FieldErrors::new();
+        e.add("new_password1", "a");
+        e.add("new_password2", "b");
+        e.add("new_password1", "c");
+        assert_eq!(
+            e.to_json().to_string(),
+            r#"{"new_password1":["a","c"],"new_password2":["b"]}"#
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Reading request bodies: one bounded reader, then JSON, urlencoded or multipart into one map.
+//!
+//! rouille's own `json_input`/`post_input` read without a limit; every body in
+//! restauth is read here, through `take(limit + 1)`, so a body is never held
+//! beyond the configured size whatever the client declares or streams
+//! (chunked bodies included). The declared `Content-Length` is checked even
+//! earlier, in `server::oversize`, before any byte is read.
+
+use std::io::Read;
+
+use rouille::Request;
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+/// A parsed request body: field name → value, in the order the client sent them.
+///
+/// Form fields are strings; JSON keeps its types so that the field readers can
+/// give DRF's messages for lists, objects and nulls.
+#[derive(Debug, Default, Clone)]
+pub struct Body(pub Map<String, Value>);
+
+impl Body {
+    /// The value of `name`, if sent.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+}
+
+/// Reads and parses the body of `req`, allowing at most `limit` bytes.
+pub fn read_body(req: &Request, limit: usize) -> Result<Body, ApiError> {
+    let raw = read_bounded(req, limit)?;
+    if raw.is_empty() {
+        // DRF: an empty body is no data, whatever the content type says.
+        return Ok(Body::default());
+    }
+    let content_type = req.header("Content-Type").unwrap_or("");
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/json" => parse_json(&raw),
+        "application/x-www-form-urlencoded" => Ok(parse_urlencoded(&raw)),
+        "multipart/form-data" => parse_multipart(&raw, content_type),
+        _ => Err(ApiError::Detail(
+            415,
+            format!("Unsupported media type \"{content_type}\" in request."),
+        )),
+    }
+}
+
+fn read_bounded(req: &Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let Some(data) = req.data() else {
+        return Ok(Vec::new());
+    };
+    let mut buf = Vec::new();
+    data.take(limit as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| ApiError::Detail(400, format!("Could not read the request body: {e}")))?;
+    if buf.len() > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    Ok(buf)
+}
+
+fn parse_json(raw: &[u8]) -> Result<Body, ApiError> {
+    let value: Value = serde_json::from_slice(raw)
+        .map_err(|e| ApiError::Detail(400, format!("JSON parse error - {e}")))?;
+    match value {
+        Value::Object(map) => Ok(Body(map)),
+        Value::Null => Err(ApiError::non_field("No data provided")),
+        other => Err(ApiError::non_field(format!(
+            "Invalid data. Expected a dictionary, but got {}.",
+            python_type_name(&other)
+        ))),
+    }
+}
+
+/// The name Python (and so DRF's message) gives a JSON value's type.
+fn python_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// `application/x-www-form-urlencoded`; invalid UTF-8 becomes U+FFFD, a repeated name keeps its last value (as Django's QueryDict).
+fn parse_urlencoded(raw: &[u8]) -> Body {
+    let mut map = Map::new();
+    for (k, v) in form_urlencoded::parse(raw) {
+        map.insert(k.into_owned(), Value::String(v.into_owned()));
+    }
+    Body(map)
+}
+
+fn parse_multipart(raw: &[u8], content_type: &str) -> Result<Body, ApiError> {
+    let bad = |why: &str| ApiError::Detail(400, format!("Multipart form parse error - {why}"));
+    let boundary = content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| bad("Invalid boundary in multipart: None"))?;
+    let mut multipart = multipart::server::Multipart::with_body(raw, boundary);
+    let mut map = Map::new();
+    loop {
+        let entry = match multipart.read_entry() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err(e) => return Err(bad(&e.to_string())),
+        };
+        let name = entry.headers.name.to_string();
+        let is_file = entry.headers.filename.is_some();
+        let mut value = Vec::new();
+        let mut data = entry.data;
+        data.read_to_end(&mut value)
+            .map_err(|e| bad(&e.to_string()))?;
+        if !is_file {
+            map.insert(
+                name,
+                Value::String(String::from_utf8_lossy(&value).into_owned()),
+            );
+        }
+    }
+    Ok(Body(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shapes() {
+        assert!(parse_json(br#"{"a": 1}"#).is_ok());
+        let msg = |raw: &[u8]| match parse_json(raw) {
+            Err(ApiError::Validation(e)) => format!("{e:?}"),
+            other => format!("{other:?}"),
+        };
+        assert!(msg(b"[1]").contains("Expected a dictionary, but got list."));
+        assert!(msg(b"\"x\"").contains("but got str."));
+        assert!(msg(b"1.5").contains("but got float."));
+        assert!(msg(b"null").contains("No data provided"));
+        assert!(msg(b"{").contains("JSON parse error - "));
+        assert!(msg(b"{\"a\": NaN}").contains("JSON parse error - "));
+    }
+
+    #[test]
+    fn urlencoded_is_lenient() {
+        let b = parse_urlencoded(b"username=al%20ice&password=a+b&x=%FF&username=bob");
+        assert_eq!(b.get("username"), Some(&Value::String("bob".into())));
+        assert_eq!(b.get("password"), Some(&Value::String("a b".into())));
+        assert_eq!(b.get("x"), Some(&Value::String("\u{FFFD}".into())));
+    }
+
+    #[test]
+    fn multipart_fields() {
+        let raw = b"--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n--XyZ--\r\n";
+        let b = parse_multipart(raw, "multipart/form-data; boundary=XyZ").unwrap();
+        assert_eq!(b.get("username"), Some(&Value::String("alice".into())));
+        assert!(parse_multipart(raw, "multipart/form-data").is_err());
+    }
+}

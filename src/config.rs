@@ -1,0 +1,1467 @@
+//! `auth.toml` → typed [`Config`].
+//!
+//! Precedence, lowest to highest: built-in defaults, then the file, then
+//! `RESTAUTH_<SECTION>_<KEY>` environment variables (e.g. `RESTAUTH_SERVER_BIND`).
+//!
+//! The file is parsed into a `toml::Table` and walked against [`KEYS`], the one
+//! list of every known key. That list drives everything: unknown sections and keys
+//! are rejected with their full dotted name, every key gets an environment
+//! override with the same parsing and validation, and errors always name the key
+//! and where the bad value came from (the file or the environment variable).
+//!
+//! Validation happens as each value is read, so a `Config` that comes out of
+//! [`Config::load`] is valid. `secret_key` is never printed: not in `Debug`
+//! output, not in error messages.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole configuration; see `auth.toml` for what each key does.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub security: SecurityConfig,
+    pub accounts: AccountsConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// `HOST:PORT` to listen on.
+    pub bind: String,
+    /// Normalised URL prefix: `""` (root) or `/segment[/segment…]` with no trailing slash.
+    pub prefix: String,
+    /// Size of the request thread pool.
+    pub workers: usize,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    pub path: PathBuf,
+    pub busy_timeout: Duration,
+}
+
+/// `Debug` is written by hand so that `secret_key` never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecurityConfig {
+    /// `""` = generated on first start and stored in the database.
+    pub secret_key: String,
+    pub password_iterations: u32,
+    /// `0` = number of CPUs; see [`SecurityConfig::effective_max_concurrent_hashes`].
+    pub max_concurrent_hashes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginMethod {
+    Username,
+    Email,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    Mandatory,
+    Optional,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountsConfig {
+    pub login_methods: Vec<LoginMethod>,
+    pub email_verification: EmailVerification,
+    pub old_password_field_enabled: bool,
+    pub logout_on_password_change: bool,
+    pub logout_on_get: bool,
+    pub token_ttl: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailConfig {
+    pub spool_dir: PathBuf,
+}
+
+/// A configuration error; the message names the key and the source of the bad value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---------------------------------------------------------------------------
+// Defaults
+// ---------------------------------------------------------------------------
+
+fn available_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8000".to_string(),
+            prefix: "/rest-auth".to_string(),
+            workers: available_cpus().saturating_mul(4).max(4),
+            max_body_bytes: 65_536,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            path: PathBuf::from("restauth.sqlite3"),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            secret_key: String::new(),
+            password_iterations: 1_000_000,
+            max_concurrent_hashes: 0,
+        }
+    }
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            login_methods: vec![LoginMethod::Username, LoginMethod::Email],
+            email_verification: EmailVerification::Mandatory,
+            old_password_field_enabled: true,
+            logout_on_password_change: false,
+            logout_on_get: false,
+            token_ttl: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            spool_dir: PathBuf::from("mail"),
+        }
+    }
+}
+
+impl SecurityConfig {
+    /// How many password hashes may run at once: the configured value, or the
+    /// number of CPUs when it is `0`. Always at least 1.
+    pub fn effective_max_concurrent_hashes(&self) -> usize {
+        if self.max_concurrent_hashes == 0 {
+            available_cpus()
+        } else {
+            self.max_concurrent_hashes
+        }
+    }
+}
+
+impl fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = if self.secret_key.is_empty() {
+            "<empty>"
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("SecurityConfig")
+            .field("secret_key", &secret)
+            .field("password_iterations", &self.password_iterations)
+            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
+            .finish()
+    }
+}
+
+impl LoginMethod {
+    /// The name used in `auth.toml` and by dj-rest-auth.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginMethod::Username => "username",
+            LoginMethod::Email => "email",
+        }
+    }
+}
+
+impl EmailVerification {
+    /// The name used in `auth.toml` and by django-allauth.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailVerification::Mandatory => "mandatory",
+            EmailVerification::Optional => "optional",
+            EmailVerification::None => "none",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------
+
+impl Config {
+    /// Defaults, then the file (if any), then RESTAUTH_* variables from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        match path {
+            None => build(None, env),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+                build(Some((&path.display().to_string(), &text)), env)
+            }
+        }
+    }
+
+    /// Like [`Config::load`] with the file's text given directly; errors call it `auth.toml`.
+    pub fn from_toml_str(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        build(Some(("auth.toml", text)), env)
+    }
+}
+
+/// The environment variable that overrides `section.key`.
+fn env_var_name(section: &str, key: &str) -> String {
+    format!(
+        "RESTAUTH_{}_{}",
+        section.to_ascii_uppercase(),
+        key.to_ascii_uppercase()
+    )
+}
+
+fn build(
+    file: Option<(&str, &str)>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let mut config = Config::default();
+
+    if let Some((name, text)) = file {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            // Only the message and position: toml's full Display quotes the
+            // offending line, which could be the secret_key line.
+            let at = e
+                .span()
+                .map(|span| {
+                    let (line, column) = line_col(text, span.start);
+                    format!(" at line {line}, column {column}")
+                })
+                .unwrap_or_default();
+            ConfigError(format!(
+                "cannot parse {name}{at}: {}",
+                e.message().trim_end()
+            ))
+        })?;
+
+        for (section, value) in &table {
+            let Some(entries) = value.as_table() else {
+                if SECTIONS.contains(&section.as_str()) {
+                    return Err(ConfigError(format!(
+                        "\"{section}\" in {name} must be a table ([{section}]), found {}",
+                        type_name(value)
+                    )));
+                }
+                return Err(ConfigError(format!(
+                    "unknown key \"{section}\" in {name}; keys belong in one of the sections {}",
+                    SECTIONS.join(", ")
+                )));
+            };
+            if !SECTIONS.contains(&section.as_str()) {
+                return Err(ConfigError(format!(
+                    "unknown section \"{section}\" in {name}; known sections: {}",
+                    SECTIONS.join(", ")
+                )));
+            }
+            for (key, value) in entries {
+                let Some(spec) = KEYS.iter().find(|k| k.section == section && k.name == key) else {
+                    let known: Vec<&str> = KEYS
+                        .iter()
+                        .filter(|k| k.section == section)
+                        .map(|k| k.name)
+                        .collect();
+                    return Err(ConfigError(format!(
+                        "unknown key \"{section}.{key}\" in {name}; [{section}] accepts: {}",
+                        known.join(", ")
+                    )));
+                };
+                (spec.set)(&mut config, Raw::File(value))
+                    .map_err(|msg| spec.invalid(&format!("in {name}"), &msg))?;
+            }
+        }
+    }
+
+    for spec in KEYS {
+        let var = env_var_name(spec.section, spec.name);
+        if let Some(value) = env(&var) {
+            (spec.set)(&mut config, Raw::Env(&value))
+                .map_err(|msg| spec.invalid(&format!("in environment variable {var}"), &msg))?;
+        }
+    }
+
+    Ok(config)
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+// ---------------------------------------------------------------------------
+// The key schema
+// ---------------------------------------------------------------------------
+
+const SECTIONS: [&str; 5] = ["server", "database", "security", "accounts", "mail"];
+
+/// Parses and validates one raw value into the config; `Err` says what was expected.
+type Setter = fn(&mut Config, Raw<'_>) -> Result<(), String>;
+
+struct Key {
+    section: &'static str,
+    name: &'static str,
+    set: Setter,
+}
+
+impl Key {
+    fn invalid(&self, source: &str, msg: &str) -> ConfigError {
+        ConfigError(format!(
+            "invalid value for \"{}.{}\" {source}: {msg}",
+            self.section, self.name
+        ))
+    }
+}
+
+/// Every key, in `auth.toml` order. Adding a key here is all it takes to
+/// accept it in the file and from the environment.
+const KEYS: &[Key] = &[
+    Key {
+        section: "server",
+        name: "bind",
+        set: |c, raw| {
+            c.server.bind = parse_bind(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "prefix",
+        set: |c, raw| {
+            c.server.prefix = normalize_prefix(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "workers",
+        set: |c, raw| {
+            c.server.workers = usize_in(raw, 1, u64::MAX)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "max_body_bytes",
+        set: |c, raw| {
+            let n = raw.uint()?;
+            if !(MIN_BODY..=MAX_BODY).contains(&n) {
+                return Err(format!(
+                    "must be between {MIN_BODY} (1 KiB) and {MAX_BODY} (16 MiB), found {n}"
+                ));
+            }
+            c.server.max_body_bytes = to_usize(n)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "database",
+        name: "path",
+        set: |c, raw| {
+            c.database.path = non_empty_path(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "database",
+        name: "busy_timeout",
+        set: |c, raw| {
+            // SQLite takes the timeout as an i32 number of milliseconds.
+            c.database.busy_timeout =
+                positive_duration(raw, Duration::from_secs(24 * 86_400), "24d")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "security",
+        name: "secret_key",
+        set: |c, raw| {
+            // Never echo this value: `string()` only reports the type on mismatch.
+            c.security.secret_key = raw.string()?.to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "security",
+        name: "password_iterations",
+        set: |c, raw| {
+            let n = usize_in(raw, 1, u64::from(u32::MAX))?;
+            c.security.password_iterations = u32::try_from(n).map_err(|_| "too large")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "security",
+        name: "max_concurrent_hashes",
+        set: |c, raw| {
+            c.security.max_concurrent_hashes = usize_in(raw, 0, u64::MAX)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "accounts",
+        name: "login_methods",
+        set: |c, raw| {
+            c.accounts.login_methods = parse_login_methods(&raw.list()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "accounts",
+        name: "email_verification",
+        set: |c, raw| {
+            let s = raw.string()?;
+            c.accounts.email_verification = match s.trim().to_ascii_lowercase().as_str() {
+                "mandatory" => EmailVerification::Mandatory,
+                "optional" => EmailVerification::Optional,
+                "none" => EmailVerification::None,
+                _ => {
+                    return Err(format!(
+                        "expected one of \"mandatory\", \"optional\", \"none\", found {s:?}"
+                    ))
+                }
+            };
+            Ok(())
+        },
+    },
+    Key {
+        section: "accounts",
+        name: "old_password_field_enabled",
+        set: |c, raw| {
+            c.accounts.old_password_field_enabled = raw.boolean()?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "accounts",
+        name: "logout_on_password_change",
+        set: |c, raw| {
+            c.accounts.logout_on_password_change = raw.boolean()?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "accounts",
+        name: "logout_on_get",
+        set: |c, raw| {
+            c.accounts.logout_on_get = raw.boolean()?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "accounts",
+        name: "token_ttl",
+        set: |c, raw| {
+            // Bounded so that "now + ttl" can never overflow anywhere.
+            c.accounts.token_ttl =
+                positive_duration(raw, Duration::from_secs(36_500 * 86_400), "36500d")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "spool_dir",
+        set: |c, raw| {
+            c.mail.spool_dir = non_empty_path(raw.string()?)?;
+            Ok(())
+        },
+    },
+];
+
+const MIN_BODY: u64 = 1024;
+const MAX_BODY: u64 = 16 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// Raw values and their parsers
+// ---------------------------------------------------------------------------
+
+/// A value as found in the file (typed by TOML) or in the environment (text).
+#[derive(Clone, Copy)]
+enum Raw<'a> {
+    File(&'a toml::Value),
+    Env(&'a str),
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a datetime",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+impl<'a> Raw<'a> {
+    /// Environment text is taken as is; a file value must be a TOML string.
+    /// On mismatch only the type is reported, never the value.
+    fn string(self) -> Result<&'a str, String> {
+        match self {
+            Raw::Env(s) => Ok(s),
+            Raw::File(toml::Value::String(s)) => Ok(s),
+            Raw::File(v) => Err(format!("expected a string, found {}", type_name(v))),
+        }
+    }
+
+    fn uint(self) -> Result<u64, String> {
+        const EXPECTED: &str = "expected a non-negative integer";
+        match self {
+            Raw::File(toml::Value::Integer(i)) => {
+                u64::try_from(*i).map_err(|_| format!("{EXPECTED}, found {i}"))
+            }
+            Raw::File(v) => Err(format!("{EXPECTED}, found {}", type_name(v))),
+            Raw::Env(s) => {
+                parse_uint_text(s.trim()).ok_or_else(|| format!("{EXPECTED}, found {s:?}"))
+            }
+        }
+    }
+
+    fn boolean(self) -> Result<bool, String> {
+        const EXPECTED: &str = "expected true or false";
+        match self {
+            Raw::File(toml::Value::Boolean(b)) => Ok(*b),
+            Raw::File(v) => Err(format!("{EXPECTED}, found {}", type_name(v))),
+            Raw::Env(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(format!("{EXPECTED}, found {s:?}")),
+            },
+        }
+    }
+
+    /// A duration string (`"30d"`, `"1h30m"`, `"500ms"`), or a bare number of seconds.
+    fn duration(self) -> Result<Duration, String> {
+        match self {
+            Raw::File(toml::Value::String(s)) => parse_duration(s),
+            Raw::File(toml::Value::Integer(i)) => u64::try_from(*i)
+                .map(Duration::from_secs)
+                .map_err(|_| format!("expected a positive duration, found {i}")),
+            Raw::File(v) => Err(format!(
+                "expected a duration such as \"30d\", \"1h30m\" or \"500ms\", found {}",
+                type_name(v)
+            )),
+            Raw::Env(s) => parse_duration(s),
+        }
+    }
+
+    /// A TOML array of strings, or comma-separated text (`username,email`).
+    fn list(self) -> Result<Vec<&'a str>, String> {
+        match self {
+            Raw::File(toml::Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    toml::Value::String(s) => Ok(s.as_str()),
+                    other => Err(format!(
+                        "expected an array of strings, found {} in the array",
+                        type_name(other)
+                    )),
+                })
+                .collect(),
+            Raw::File(v) => Err(format!(
+                "expected an array of strings such as [\"username\", \"email\"], found {}",
+                type_name(v)
+            )),
+            Raw::Env(s) => Ok(s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()),
+        }
+    }
+}
+
+/// Digits, optionally grouped with single underscores as in TOML (`1_000_000`).
+fn parse_uint_text(s: &str) -> Option<u64> {
+    let well_formed = s.starts_with(|c: char| c.is_ascii_digit())
+        && s.ends_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_digit() || c == '_')
+        && !s.contains("__");
+    if !well_formed {
+        return None;
+    }
+    s.replace('_', "").parse().ok()
+}
+
+fn to_usize(n: u64) -> Result<usize, String> {
+    usize::try_from(n).map_err(|_| format!("{n} is too large for this platform"))
+}
+
+fn usize_in(raw: Raw<'_>, min: u64, max: u64) -> Result<usize, String> {
+    let n = raw.uint()?;
+    if n < min {
+        return Err(format!("must be at least {min}, found {n}"));
+    }
+    if n > max {
+        return Err(format!("must be at most {max}, found {n}"));
+    }
+    to_usize(n)
+}
+
+fn positive_duration(raw: Raw<'_>, max: Duration, max_text: &str) -> Result<Duration, String> {
+    let d = raw.duration()?;
+    if d.is_zero() {
+        return Err("expected a duration greater than zero".to_string());
+    }
+    if d > max {
+        return Err(format!("must be at most {max_text}, found {d:?}"));
+    }
+    Ok(d)
+}
+
+fn non_empty_path(s: &str) -> Result<PathBuf, String> {
+    if s.trim().is_empty() {
+        return Err("expected a non-empty path".to_string());
+    }
+    Ok(PathBuf::from(s))
+}
+
+/// `HOST:PORT`, where HOST is a name, an IPv4 address or a bracketed IPv6 address.
+fn parse_bind(s: &str) -> Result<String, String> {
+    let bad =
+        || format!("expected HOST:PORT such as \"127.0.0.1:8000\" or \"[::1]:8000\", found {s:?}");
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port_ok =
+        !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok();
+    let host_ok = !host.is_empty()
+        && !host.chars().any(|c| c.is_whitespace() || c.is_control())
+        && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')));
+    if !(port_ok && host_ok) {
+        return Err(bad());
+    }
+    Ok(s.to_string())
+}
+
+/// `"/rest-auth/"` → `"/rest-auth"`; `"/"` and `""` → `""` (the root).
+fn normalize_prefix(s: &str) -> Result<String, String> {
+    let trimmed = s.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if !trimmed.starts_with('/') {
+        return Err(format!(
+            "expected a URL path starting with \"/\" such as \"/rest-auth\" (or \"\" for the root), found {s:?}"
+        ));
+    }
+    if trimmed.contains("//")
+        || trimmed
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
+        return Err(format!(
+            "expected a plain URL path without spaces, \"?\", \"#\" or \"//\", found {s:?}"
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn parse_login_methods(items: &[&str]) -> Result<Vec<LoginMethod>, String> {
+    if items.is_empty() {
+        return Err("expected at least one of \"username\", \"email\"; found none".to_string());
+    }
+    let mut methods = Vec::with_capacity(items.len());
+    for item in items {
+        let method = match item.trim().to_ascii_lowercase().as_str() {
+            "username" => LoginMethod::Username,
+            "email" => LoginMethod::Email,
+            _ => {
+                return Err(format!(
+                    "expected \"username\" or \"email\", found {item:?}"
+                ))
+            }
+        };
+        if methods.contains(&method) {
+            return Err(format!("{:?} is listed more than once", method.as_str()));
+        }
+        methods.push(method);
+    }
+    Ok(methods)
+}
+
+/// Parses `"30d"`, `"1h"`, `"90m"`, `"45s"`, `"500ms"` and combinations such as
+/// `"1h30m"` (units largest first, each at most once). A bare integer is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = |why: &str| {
+        format!(
+            "expected a duration such as \"30d\", \"1h30m\", \"45s\" or \"500ms\" (a bare number is seconds), found {s:?}{why}"
+        )
+    };
+    let text = s.trim();
+    if text.is_empty() {
+        return Err(bad(""));
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| bad(": too large"));
+    }
+
+    // Units, largest first, with their length in milliseconds.
+    const UNITS: [(&str, u128); 5] = [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    let mut total_ms: u128 = 0;
+    let mut next_unit = 0; // index into UNITS: units must appear in this order
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad(""));
+        }
+        let number: u128 = rest[..digits].parse().map_err(|_| bad(": too large"))?;
+        rest = rest[digits..].trim_start();
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..unit_len];
+        let Some(index) = UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(bad(if unit.is_empty() {
+                ": every number needs a unit (ms, s, m, h, d)"
+            } else {
+                ": units are ms, s, m, h, d"
+            }));
+        };
+        if index < next_unit {
+            return Err(bad(": give each unit once, largest first"));
+        }
+        next_unit = index + 1;
+        total_ms = number
+            .checked_mul(UNITS[index].1)
+            .and_then(|ms| total_ms.checked_add(ms))
+            .ok_or_else(|| bad(": too large"))?;
+        rest = rest[unit_len..].trim_start();
+    }
+    u64::try_from(total_ms)
+        .map(Duration::from_millis)
+        .map_err(|_| bad(": too large"))
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const REFERENCE: &str = include_str!("../auth.toml");
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn file(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(text, &no_env)
+    }
+
+    fn file_err(text: &str) -> String {
+        file(text).expect_err("expected an error").to_string()
+    }
+
+    fn env_err(var: &str, value: &str) -> String {
+        Config::from_toml_str("", &env_of(&[(var, value)]))
+            .expect_err("expected an error")
+            .to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.server.bind, "127.0.0.1:8000");
+        assert_eq!(c.server.prefix, "/rest-auth");
+        assert!(c.server.workers >= 4);
+        assert_eq!(c.server.workers % 4, 0);
+        assert_eq!(c.server.max_body_bytes, 65_536);
+        assert_eq!(c.database.path, PathBuf::from("restauth.sqlite3"));
+        assert_eq!(c.database.busy_timeout, Duration::from_secs(5));
+        assert_eq!(c.security.secret_key, "");
+        assert_eq!(c.security.password_iterations, 1_000_000);
+        assert_eq!(c.security.max_concurrent_hashes, 0);
+        assert!(c.security.effective_max_concurrent_hashes() >= 1);
+        assert_eq!(
+            c.accounts.login_methods,
+            vec![LoginMethod::Username, LoginMethod::Email]
+        );
+        assert_eq!(c.accounts.email_verification, EmailVerification::Mandatory);
+        assert!(c.accounts.old_password_field_enabled);
+        assert!(!c.accounts.logout_on_password_change);
+        assert!(!c.accounts.logout_on_get);
+        assert_eq!(c.accounts.token_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.mail.spool_dir, PathBuf::from("mail"));
+    }
+
+    #[test]
+    fn empty_file_and_no_path_give_defaults() {
+        assert_eq!(file("").unwrap(), Config::default());
+        assert_eq!(Config::load(None, &no_env).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn reference_file_is_exactly_the_defaults() {
+        let c = file(REFERENCE).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(format!("{c:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn reference_file_documents_every_key_and_env_var() {
+        for k in KEYS {
+            let var = env_var_name(k.section, k.name);
+            assert!(REFERENCE.contains(&var), "auth.toml does not mention {var}");
+            let set = format!("\n{} = ", k.name);
+            let commented = format!("\n# {} = ", k.name);
+            assert!(
+                REFERENCE.contains(&set) || REFERENCE.contains(&commented),
+                "auth.toml has no line for {}.{}",
+                k.section,
+                k.name
+            );
+            assert!(REFERENCE.contains(&format!("[{}]", k.section)));
+        }
+        // workers is computed, so it is shown commented out.
+        assert!(REFERENCE.contains("\n# workers = "));
+        // Every RESTAUTH_ variable the reference mentions is a real one.
+        for word in REFERENCE.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if let Some(rest) = word.strip_prefix("RESTAUTH_") {
+                if rest.is_empty() || rest == "SECTION" {
+                    continue;
+                }
+                assert!(
+                    KEYS.iter().any(|k| env_var_name(k.section, k.name) == word),
+                    "auth.toml mentions unknown variable {word}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn file_overrides_every_key() {
+        let c = file(
+            r#"
+            [server]
+            bind = "0.0.0.0:9000"
+            prefix = "/api/auth/"
+            workers = 3
+            max_body_bytes = 1_048_576
+
+            [database]
+            path = "/var/lib/restauth/db.sqlite3"
+            busy_timeout = "250ms"
+
+            [security]
+            secret_key = "s3cr3t-file"
+            password_iterations = 600000
+            max_concurrent_hashes = 2
+
+            [accounts]
+            login_methods = ["email"]
+            email_verification = "optional"
+            old_password_field_enabled = false
+            logout_on_password_change = true
+            logout_on_get = true
+            token_ttl = "1h30m"
+
+            [mail]
+            spool_dir = "/var/spool/restauth"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.server.bind, "0.0.0.0:9000");
+        assert_eq!(c.server.prefix, "/api/auth");
+        assert_eq!(c.server.workers, 3);
+        assert_eq!(c.server.max_body_bytes, 1_048_576);
+        assert_eq!(
+            c.database.path,
+            PathBuf::from("/var/lib/restauth/db.sqlite3")
+        );
+        assert_eq!(c.database.busy_timeout, Duration::from_millis(250));
+        assert_eq!(c.security.secret_key, "s3cr3t-file");
+        assert_eq!(c.security.password_iterations, 600_000);
+        assert_eq!(c.security.max_concurrent_hashes, 2);
+        assert_eq!(c.security.effective_max_concurrent_hashes(), 2);
+        assert_eq!(c.accounts.login_methods, vec![LoginMethod::Email]);
+        assert_eq!(c.accounts.email_verification, EmailVerification::Optional);
+        assert!(!c.accounts.old_password_field_enabled);
+        assert!(c.accounts.logout_on_password_change);
+        assert!(c.accounts.logout_on_get);
+        assert_eq!(c.accounts.token_ttl, Duration::from_secs(5400));
+        assert_eq!(c.mail.spool_dir, PathBuf::from("/var/spool/restauth"));
+    }
+
+    #[test]
+    fn partial_file_keeps_other_defaults() {
+        let c = file("[accounts]\nlogout_on_get = true\n").unwrap();
+        let mut expected = Config::default();
+        expected.accounts.logout_on_get = true;
+        assert_eq!(c, expected);
+    }
+
+    #[test]
+    fn env_overrides_every_key() {
+        let env = env_of(&[
+            ("RESTAUTH_SERVER_BIND", "[::1]:8080"),
+            ("RESTAUTH_SERVER_PREFIX", "/"),
+            ("RESTAUTH_SERVER_WORKERS", "16"),
+            ("RESTAUTH_SERVER_MAX_BODY_BYTES", "2048"),
+            ("RESTAUTH_DATABASE_PATH", "env.sqlite3"),
+            ("RESTAUTH_DATABASE_BUSY_TIMEOUT", "10"),
+            ("RESTAUTH_SECURITY_SECRET_KEY", "from-env"),
+            ("RESTAUTH_SECURITY_PASSWORD_ITERATIONS", "1_000"),
+            ("RESTAUTH_SECURITY_MAX_CONCURRENT_HASHES", "7"),
+            ("RESTAUTH_ACCOUNTS_LOGIN_METHODS", " email , username "),
+            ("RESTAUTH_ACCOUNTS_EMAIL_VERIFICATION", "none"),
+            ("RESTAUTH_ACCOUNTS_OLD_PASSWORD_FIELD_ENABLED", "false"),
+            ("RESTAUTH_ACCOUNTS_LOGOUT_ON_PASSWORD_CHANGE", "true"),
+            ("RESTAUTH_ACCOUNTS_LOGOUT_ON_GET", "TRUE"),
+            ("RESTAUTH_ACCOUNTS_TOKEN_TTL", "7d"),
+            ("RESTAUTH_MAIL_SPOOL_DIR", "/tmp/spool"),
+        ]);
+        let c = Config::load(None, &env).unwrap();
+        assert_eq!(c.server.bind, "[::1]:8080");
+        assert_eq!(c.server.prefix, "");
+        assert_eq!(c.server.workers, 16);
+        assert_eq!(c.server.max_body_bytes, 2048);
+        assert_eq!(c.database.path, PathBuf::from("env.sqlite3"));
+        assert_eq!(c.database.busy_timeout, Duration::from_secs(10));
+        assert_eq!(c.security.secret_key, "from-env");
+        assert_eq!(c.security.password_iterations, 1000);
+        assert_eq!(c.security.max_concurrent_hashes, 7);
+        assert_eq!(
+            c.accounts.login_methods,
+            vec![LoginMethod::Email, LoginMethod::Username]
+        );
+        assert_eq!(c.accounts.email_verification, EmailVerification::None);
+        assert!(!c.accounts.old_password_field_enabled);
+        assert!(c.accounts.logout_on_password_change);
+        assert!(c.accounts.logout_on_get);
+        assert_eq!(c.accounts.token_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.mail.spool_dir, PathBuf::from("/tmp/spool"));
+    }
+
+    #[test]
+    fn env_wins_over_file() {
+        let text =
+            "[server]\nbind = \"10.0.0.1:80\"\nworkers = 2\n[security]\nsecret_key = \"file\"\n";
+        let env = env_of(&[
+            ("RESTAUTH_SERVER_BIND", "10.0.0.2:81"),
+            ("RESTAUTH_SECURITY_SECRET_KEY", "env"),
+        ]);
+        let c = Config::from_toml_str(text, &env).unwrap();
+        assert_eq!(c.server.bind, "10.0.0.2:81");
+        assert_eq!(c.server.workers, 2); // from the file, no env override
+        assert_eq!(c.security.secret_key, "env");
+    }
+
+    #[test]
+    fn env_lookup_asks_exactly_the_documented_names() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let env = |k: &str| {
+            asked.borrow_mut().push(k.to_string());
+            None
+        };
+        Config::from_toml_str("", &env).unwrap();
+        let asked = asked.into_inner();
+        assert_eq!(asked.len(), KEYS.len());
+        assert!(asked.contains(&"RESTAUTH_SERVER_BIND".to_string()));
+        assert!(asked.contains(&"RESTAUTH_ACCOUNTS_LOGIN_METHODS".to_string()));
+        assert!(asked.contains(&"RESTAUTH_SECURITY_MAX_CONCURRENT_HASHES".to_string()));
+    }
+
+    #[test]
+    fn unknown_key_in_each_section_is_named() {
+        for section in SECTIONS {
+            let msg = file_err(&format!("[{section}]\nbogus_key = 1\n"));
+            assert!(
+                msg.starts_with(&format!("unknown key \"{section}.bogus_key\" in auth.toml")),
+                "{msg}"
+            );
+        }
+        let msg = file_err("[server]\nbnd = \"0.0.0.0:1\"\n");
+        assert!(
+            msg.starts_with("unknown key \"server.bnd\" in auth.toml"),
+            "{msg}"
+        );
+        assert!(msg.contains("bind"), "should list the known keys: {msg}");
+    }
+
+    #[test]
+    fn unknown_section_is_named() {
+        let msg = file_err("[serve]\nbind = \"0.0.0.0:1\"\n");
+        assert!(
+            msg.starts_with("unknown section \"serve\" in auth.toml"),
+            "{msg}"
+        );
+        assert!(msg.contains("server"), "{msg}");
+        let msg = file_err("[server.tls]\ncert = \"x\"\n");
+        assert!(msg.starts_with("unknown key \"server.tls\""), "{msg}");
+    }
+
+    #[test]
+    fn top_level_keys_and_non_table_sections_are_errors() {
+        let msg = file_err("bind = \"0.0.0.0:1\"\n");
+        assert!(
+            msg.starts_with("unknown key \"bind\" in auth.toml"),
+            "{msg}"
+        );
+        let msg = file_err("server = 5\n");
+        assert!(
+            msg.contains("\"server\" in auth.toml must be a table"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("restauth-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("custom.toml");
+        std::fs::write(&path, "[server]\nworkers = 5\n").unwrap();
+        let c = Config::load(Some(&path), &no_env).unwrap();
+        assert_eq!(c.server.workers, 5);
+
+        std::fs::write(&path, "[server]\nwokers = 5\n").unwrap();
+        let msg = Config::load(Some(&path), &no_env).unwrap_err().to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "unknown key \"server.wokers\" in {}",
+                path.display()
+            )),
+            "{msg}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let path = Path::new("/nonexistent/restauth/auth.toml");
+        let msg = Config::load(Some(path), &no_env).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("cannot read /nonexistent/restauth/auth.toml: "),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_give_position_and_do_not_echo_the_line() {
+        let msg = file_err("[security]\nsecret_key = \"hunter2-very-secret\n");
+        assert!(msg.starts_with("cannot parse auth.toml at line 2"), "{msg}");
+        assert!(!msg.contains("hunter2"), "secret leaked: {msg}");
+    }
+
+    #[test]
+    fn bad_types_in_file() {
+        let cases = [
+            (
+                "[server]\nworkers = \"4\"",
+                "server.workers",
+                "expected a non-negative integer, found a string",
+            ),
+            (
+                "[server]\nworkers = -1",
+                "server.workers",
+                "expected a non-negative integer, found -1",
+            ),
+            (
+                "[server]\nbind = 8000",
+                "server.bind",
+                "expected a string, found an integer",
+            ),
+            (
+                "[accounts]\nlogin_methods = \"username\"",
+                "accounts.login_methods",
+                "expected an array of strings",
+            ),
+            (
+                "[accounts]\nlogin_methods = [\"email\", 1]",
+                "accounts.login_methods",
+                "found an integer in the array",
+            ),
+            (
+                "[accounts]\nlogout_on_get = \"yes\"",
+                "accounts.logout_on_get",
+                "expected true or false, found a string",
+            ),
+            (
+                "[database]\nbusy_timeout = true",
+                "database.busy_timeout",
+                "expected a duration",
+            ),
+            (
+                "[database]\npath = 3.5",
+                "database.path",
+                "expected a string, found a float",
+            ),
+            (
+                "[mail]\nspool_dir = []",
+                "mail.spool_dir",
+                "expected a string, found an array",
+            ),
+        ];
+        for (text, key, expected) in cases {
+            let msg = file_err(text);
+            assert!(
+                msg.starts_with(&format!("invalid value for \"{key}\" in auth.toml: ")),
+                "{text}: {msg}"
+            );
+            assert!(msg.contains(expected), "{text}: {msg}");
+        }
+    }
+
+    #[test]
+    fn bad_values_in_env_name_the_variable() {
+        let cases = [
+            (
+                "RESTAUTH_SERVER_WORKERS",
+                "four",
+                "server.workers",
+                "expected a non-negative integer, found \"four\"",
+            ),
+            (
+                "RESTAUTH_SERVER_WORKERS",
+                "",
+                "server.workers",
+                "expected a non-negative integer",
+            ),
+            (
+                "RESTAUTH_SERVER_WORKERS",
+                "-2",
+                "server.workers",
+                "expected a non-negative integer",
+            ),
+            (
+                "RESTAUTH_ACCOUNTS_LOGOUT_ON_GET",
+                "yes",
+                "accounts.logout_on_get",
+                "expected true or false, found \"yes\"",
+            ),
+            (
+                "RESTAUTH_ACCOUNTS_TOKEN_TTL",
+                "forever",
+                "accounts.token_ttl",
+                "expected a duration",
+            ),
+            (
+                "RESTAUTH_ACCOUNTS_LOGIN_METHODS",
+                "username,phone",
+                "accounts.login_methods",
+                "found \"phone\"",
+            ),
+            (
+                "RESTAUTH_ACCOUNTS_LOGIN_METHODS",
+                "",
+                "accounts.login_methods",
+                "at least one",
+            ),
+            (
+                "RESTAUTH_ACCOUNTS_EMAIL_VERIFICATION",
+                "sometimes",
+                "accounts.email_verification",
+                "\"mandatory\", \"optional\", \"none\"",
+            ),
+            (
+                "RESTAUTH_SERVER_PREFIX",
+                "api",
+                "server.prefix",
+                "starting with \"/\"",
+            ),
+        ];
+        for (var, value, key, expected) in cases {
+            let msg = env_err(var, value);
+            assert!(
+                msg.starts_with(&format!(
+                    "invalid value for \"{key}\" in environment variable {var}: "
+                )),
+                "{var}={value}: {msg}"
+            );
+            assert!(msg.contains(expected), "{var}={value}: {msg}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        let d = |s| parse_duration(s).unwrap();
+        assert_eq!(d("30d"), Duration::from_secs(30 * 86_400));
+        assert_eq!(d("1h"), Duration::from_secs(3600));
+        assert_eq!(d("90m"), Duration::from_secs(5400));
+        assert_eq!(d("45s"), Duration::from_secs(45));
+        assert_eq!(d("500ms"), Duration::from_millis(500));
+        assert_eq!(d("1h30m"), Duration::from_secs(5400));
+        assert_eq!(d("1d 2h 3m 4s 5ms"), Duration::from_millis(93_784_005));
+        assert_eq!(d("120"), Duration::from_secs(120));
+        assert_eq!(d(" 5s "), Duration::from_secs(5));
+        assert_eq!(d("0"), Duration::ZERO);
+        assert_eq!(d("5 s"), Duration::from_secs(5));
+        assert!(parse_duration("5 minutes")
+            .unwrap_err()
+            .ends_with("found \"5 minutes\": units are ms, s, m, h, d"));
+        assert!(parse_duration("1h 30")
+            .unwrap_err()
+            .ends_with(": every number needs a unit (ms, s, m, h, d)"));
+        for bad in [
+            "",
+            "s",
+            "5x",
+            "1.5h",
+            "-5s",
+            "5 minutes",
+            "1h1h",
+            "30m1h",
+            "1h30",
+            "99999999999999999999999d",
+            "5S",
+        ] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.starts_with("expected a duration"), "{bad}: {err}");
+            assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_in_file_and_validation() {
+        assert_eq!(
+            file("[database]\nbusy_timeout = 2")
+                .unwrap()
+                .database
+                .busy_timeout,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            file("[accounts]\ntoken_ttl = \"12h\"")
+                .unwrap()
+                .accounts
+                .token_ttl,
+            Duration::from_secs(12 * 3600)
+        );
+        let msg = file_err("[accounts]\ntoken_ttl = \"0s\"");
+        assert!(msg.contains("\"accounts.token_ttl\""), "{msg}");
+        assert!(msg.contains("greater than zero"), "{msg}");
+        let msg = file_err("[database]\nbusy_timeout = 0");
+        assert!(msg.contains("greater than zero"), "{msg}");
+        let msg = file_err("[database]\nbusy_timeout = \"30d\"");
+        assert!(msg.contains("must be at most 24d"), "{msg}");
+        let msg = env_err("RESTAUTH_ACCOUNTS_TOKEN_TTL", "40000d");
+        assert!(msg.contains("must be at most 36500d"), "{msg}");
+    }
+
+    #[test]
+    fn prefix_normalisation() {
+        let prefix = |p: &str| {
+            file(&format!("[server]\nprefix = {p:?}"))
+                .map(|c| c.server.prefix)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(prefix("/rest-auth/").unwrap(), "/rest-auth");
+        assert_eq!(prefix("/rest-auth").unwrap(), "/rest-auth");
+        assert_eq!(prefix("/api/v1//").unwrap(), "/api/v1");
+        assert_eq!(prefix("/").unwrap(), "");
+        assert_eq!(prefix("").unwrap(), "");
+        for bad in [
+            "rest-auth",
+            "rest-auth/",
+            " /x",
+            "/a b",
+            "/a?b",
+            "/a#b",
+            "/a//b",
+        ] {
+            let msg = prefix(bad).unwrap_err();
+            assert!(
+                msg.starts_with("invalid value for \"server.prefix\" in auth.toml"),
+                "{msg}"
+            );
+        }
+        let c = Config::from_toml_str("", &env_of(&[("RESTAUTH_SERVER_PREFIX", "")])).unwrap();
+        assert_eq!(c.server.prefix, "");
+    }
+
+    #[test]
+    fn validation_failures() {
+        let cases = [
+            (
+                "[server]\nworkers = 0",
+                "server.workers",
+                "must be at least 1, found 0",
+            ),
+            (
+                "[server]\nmax_body_bytes = 1023",
+                "server.max_body_bytes",
+                "between 1024",
+            ),
+            (
+                "[server]\nmax_body_bytes = 16777217",
+                "server.max_body_bytes",
+                "16 MiB",
+            ),
+            (
+                "[server]\nbind = \"localhost\"",
+                "server.bind",
+                "expected HOST:PORT",
+            ),
+            (
+                "[server]\nbind = \":8000\"",
+                "server.bind",
+                "expected HOST:PORT",
+            ),
+            (
+                "[server]\nbind = \"0.0.0.0:99999\"",
+                "server.bind",
+                "expected HOST:PORT",
+            ),
+            (
+                "[server]\nbind = \"::1:8000\"",
+                "server.bind",
+                "expected HOST:PORT",
+            ),
+            (
+                "[security]\npassword_iterations = 0",
+                "security.password_iterations",
+                "at least 1",
+            ),
+            (
+                "[security]\npassword_iterations = 4294967296",
+                "security.password_iterations",
+                "at most 4294967295",
+            ),
+            (
+                "[accounts]\nlogin_methods = []",
+                "accounts.login_methods",
+                "at least one",
+            ),
+            (
+                "[accounts]\nlogin_methods = [\"phone\"]",
+                "accounts.login_methods",
+                "found \"phone\"",
+            ),
+            (
+                "[accounts]\nlogin_methods = [\"email\", \"email\"]",
+                "accounts.login_methods",
+                "more than once",
+            ),
+            (
+                "[accounts]\nemail_verification = \"sometimes\"",
+                "accounts.email_verification",
+                "found \"sometimes\"",
+            ),
+            ("[database]\npath = \"\"", "database.path", "non-empty path"),
+            (
+                "[mail]\nspool_dir = \" \"",
+                "mail.spool_dir",
+                "non-empty path",
+            ),
+        ];
+        for (text, key, expected) in cases {
+            let msg = file_err(text);
+            assert!(
+                msg.starts_with(&format!("invalid value for \"{key}\" in auth.toml: ")),
+                "{text}: {msg}"
+            );
+            assert!(msg.contains(expected), "{text}: {msg}");
+        }
+        // Boundaries that are fine.
+        assert_eq!(
+            file("[server]\nmax_body_bytes = 1024")
+                .unwrap()
+                .server
+                .max_body_bytes,
+            1024
+        );
+        assert_eq!(
+            file("[server]\nmax_body_bytes = 16777216")
+                .unwrap()
+                .server
+                .max_body_bytes,
+            16 * 1024 * 1024
+        );
+        assert_eq!(file("[server]\nworkers = 1").unwrap().server.workers, 1);
+        assert_eq!(
+            file("[server]\nbind = \"localhost:0\"")
+                .unwrap()
+                .server
+                .bind,
+            "localhost:0"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_the_secret_key() {
+        let mut c = Config::default();
+        assert!(format!("{:?}", c.security).contains("secret_key: \"<empty>\""));
+        c.security.secret_key = "topsecret-value-123".to_string();
+        for shown in [
+            format!("{c:?}"),
+            format!("{c:#?}"),
+            format!("{:?}", c.security),
+        ] {
+            assert!(!shown.contains("topsecret"), "secret leaked: {shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+            assert!(shown.contains("password_iterations"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn secret_key_type_error_does_not_echo_value() {
+        let msg = file_err("[security]\nsecret_key = 12345678987654321");
+        assert!(
+            msg.starts_with("invalid value for \"security.secret_key\" in auth.toml"),
+            "{msg}"
+        );
+        assert!(!msg.contains("12345678987654321"), "{msg}");
+    }
+
+    #[test]
+    fn effective_max_concurrent_hashes() {
+        let mut s = SecurityConfig::default();
+        assert_eq!(s.effective_max_concurrent_hashes(), available_cpus());
+        s.max_concurrent_hashes = 3;
+        assert_eq!(s.effective_max_concurrent_hashes(), 3);
+    }
+}

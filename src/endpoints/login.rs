@@ -1,0 +1,123 @@
+//! `POST P/login/`: username and/or email + password → a new token.
+
+use rouille::{Request, Response};
+use serde_json::json;
+
+use crate::accounts::{tokens, users, users::User};
+use crate::api::fields::{char_field, email_field, CharSpec};
+use crate::api::input::read_body;
+use crate::api::respond::{method_not_allowed, ok, options};
+use crate::api::{ApiError, FieldErrors};
+use crate::config::{EmailVerification, LoginMethod};
+use crate::App;
+
+/// Methods of this path.
+pub const ALLOW: &str = "POST, OPTIONS";
+
+const UNABLE: &str = "Unable to log in with provided credentials.";
+/// Users sharing one unverified address are tried in turn; this bounds the hashing work.
+const MAX_EMAIL_CANDIDATES: usize = 5;
+
+/// Handles the request. Any `Authorization` header is ignored (a stale token must not block a login).
+pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
+    match req.method() {
+        "POST" => {}
+        "OPTIONS" => return Ok(options("Login", ALLOW)),
+        _ => return Err(method_not_allowed(req, ALLOW)),
+    }
+    let body = read_body(req, app.config.server.max_body_bytes)?;
+    let mut errors = FieldErrors::new();
+    let username = char_field(&body, &mut errors, "username", CharSpec::optional(254));
+    let email = email_field(&body, &mut errors, "email", CharSpec::optional(254));
+    let password = char_field(&body, &mut errors, "password", CharSpec::required(4096));
+    errors.into_result()?;
+    let (username, email) = (username.unwrap_or_default(), email.unwrap_or_default());
+    let password = password.unwrap_or_default();
+
+    let methods = &app.config.accounts.login_methods;
+    let by_username = methods.contains(&LoginMethod::Username);
+    let by_email = methods.contains(&LoginMethod::Email);
+    let lookup = match (by_username, by_email) {
+        (false, true) if email.is_empty() => {
+            return Err(ApiError::non_field(
+                r#"Must include "email" and "password"."#,
+            ))
+        }
+        (true, false) if username.is_empty() => {
+            return Err(ApiError::non_field(
+                r#"Must include "username" and "password"."#,
+            ))
+        }
+        (true, true) if email.is_empty() && username.is_empty() => {
+            return Err(ApiError::non_field(
+                r#"Must include either "username" or "email" and "password"."#,
+            ))
+        }
+        (_, true) if !email.is_empty() => Lookup::Email(email),
+        _ => Lookup::Username {
+            name: username,
+            also_email: by_email,
+        },
+    };
+
+    let candidates = app.read(|conn| -> Result<Vec<User>, ApiError> {
+        Ok(match &lookup {
+            Lookup::Email(email) => users::by_email(conn, email, MAX_EMAIL_CANDIDATES)?,
+            Lookup::Username { name, also_email } => {
+                match users::by_username(conn, name)? {
+                    Some(u) => vec![u],
+                    // An address typed into the username field also works when email login is on.
+                    None if *also_email && name.contains('@') => {
+                        users::by_email(conn, name, MAX_EMAIL_CANDIDATES)?
+                    }
+                    None => Vec::new(),
+                }
+            }
+        })
+    })?;
+
+    let nobody = candidates.is_empty();
+    let mut matched = None;
+    for user in candidates {
+        let v = app.verify_password(&password, &user.password);
+        if v.ok {
+            matched = Some((user, v.needs_rehash));
+            break;
+        }
+    }
+    let Some((user, needs_rehash)) = matched else {
+        if nobody {
+            // Nobody to check against: spend the time a check costs anyway.
+            app.spend_equal_time(&password);
+        }
+        return Err(ApiError::non_field(UNABLE));
+    };
+    if !user.is_active {
+        return Err(ApiError::non_field(UNABLE));
+    }
+    if app.config.accounts.email_verification == EmailVerification::Mandatory
+        && !user.email_verified
+    {
+        return Err(ApiError::non_field("E-mail is not verified."));
+    }
+    // Hash before the write transaction: the database is never locked during PBKDF2.
+    let new_hash = if needs_rehash {
+        Some(app.hash_password(&password)?)
+    } else {
+        None
+    };
+    let ttl = app.config.accounts.token_ttl.as_secs() as i64;
+    let key = app.write(|tx| -> Result<String, ApiError> {
+        if let Some(hash) = &new_hash {
+            users::set_password_hash(tx, user.id, hash)?;
+        }
+        users::touch_last_login(tx, user.id)?;
+        Ok(tokens::issue(tx, user.id, ttl)?)
+    })?;
+    Ok(ok(json!({ "key": key })))
+}
+
+enum Lookup {
+    Email(String),
+    Username { name: String, also_email: bool },
+}

@@ -1,0 +1,76 @@
+//! `POST P/password/change/`: set a new password while logged in.
+
+use rouille::{Request, Response};
+
+use crate::accounts::{tokens, users};
+use crate::api::auth::require_user;
+use crate::api::fields::{char_field, CharSpec};
+use crate::api::input::read_body;
+use crate::api::respond::{detail, method_not_allowed, options};
+use crate::api::{ApiError, FieldErrors};
+use crate::security::validators::{validate_password, UserAttributes};
+use crate::App;
+
+/// Methods of this path.
+pub const ALLOW: &str = "POST, OPTIONS";
+
+/// Django's mismatch message for set-password forms (typographic apostrophe U+2019).
+pub const MISMATCH: &str = "The two password fields didn\u{2019}t match.";
+
+/// Handles the request.
+pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let owner = app.read(|conn| require_user(conn, req.header("Authorization")))?;
+    match req.method() {
+        "POST" => {}
+        "OPTIONS" => return Ok(options("Password Change", ALLOW)),
+        _ => return Err(method_not_allowed(req, ALLOW)),
+    }
+    let body = read_body(req, app.config.server.max_body_bytes)?;
+    let user = owner.user;
+
+    // Field phase: every field's own errors, the old password's check included.
+    let mut errors = FieldErrors::new();
+    if app.config.accounts.old_password_field_enabled {
+        if let Some(old) = char_field(&body, &mut errors, "old_password", CharSpec::required(128)) {
+            if !app.verify_password(&old, &user.password).ok {
+                errors.add(
+                    "old_password",
+                    "Your old password was entered incorrectly. Please enter it again.",
+                );
+            }
+        }
+    }
+    let new1 = char_field(&body, &mut errors, "new_password1", CharSpec::required(128));
+    let new2 = char_field(&body, &mut errors, "new_password2", CharSpec::required(128));
+    errors.into_result()?;
+    let (new1, new2) = (new1.unwrap_or_default(), new2.unwrap_or_default());
+
+    // Object phase, as Django's SetPasswordForm: a mismatch first, then the validators.
+    if new1 != new2 {
+        return Err(ApiError::field("new_password2", MISMATCH));
+    }
+    let attributes = UserAttributes {
+        username: &user.username,
+        first_name: &user.first_name,
+        last_name: &user.last_name,
+        email: &user.email,
+    };
+    let mut errors = FieldErrors::new();
+    for message in validate_password(&new2, Some(&attributes)) {
+        errors.add("new_password2", message);
+    }
+    errors.into_result()?;
+
+    let hash = app.hash_password(&new2)?;
+    let keep = if app.config.accounts.logout_on_password_change {
+        None
+    } else {
+        Some(owner.token_id)
+    };
+    app.write(|tx| -> Result<(), ApiError> {
+        users::set_password_hash(tx, user.id, &hash)?;
+        tokens::revoke_all_for_user(tx, user.id, keep)?;
+        Ok(())
+    })?;
+    Ok(detail("New password has been saved."))
+}

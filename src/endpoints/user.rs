@@ -1,0 +1,64 @@
+//! `GET | PUT | PATCH P/user/`: the authenticated user's details.
+
+use rouille::{Request, Response};
+
+use crate::accounts::users::{self, ProfileUpdate};
+use crate::api::auth::require_user;
+use crate::api::fields::{char_field, CharSpec};
+use crate::api::input::read_body;
+use crate::api::respond::{method_not_allowed, ok, options, user_json};
+use crate::api::{ApiError, FieldErrors};
+use crate::App;
+
+/// Methods of this path.
+pub const ALLOW: &str = "GET, PUT, PATCH, HEAD, OPTIONS";
+
+/// Django's `UnicodeUsernameValidator` message.
+pub const INVALID_USERNAME: &str =
+    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+
+/// Handles the request.
+pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let owner = app.read(|conn| require_user(conn, req.header("Authorization")))?;
+    let partial = match req.method() {
+        "GET" | "HEAD" => return Ok(ok(user_json(&owner.user))),
+        "OPTIONS" => return Ok(options("User Details", ALLOW)),
+        "PUT" => false,
+        "PATCH" => true,
+        _ => return Err(method_not_allowed(req, ALLOW)),
+    };
+    let body = read_body(req, app.config.server.max_body_bytes)?;
+    let mut errors = FieldErrors::new();
+    let username = char_field(
+        &body,
+        &mut errors,
+        "username",
+        CharSpec::required(150).partial(partial),
+    );
+    if let Some(name) = &username {
+        if !users::is_valid_username(name) {
+            errors.add("username", INVALID_USERNAME);
+        }
+    }
+    let first_name = char_field(&body, &mut errors, "first_name", CharSpec::optional(150));
+    let last_name = char_field(&body, &mut errors, "last_name", CharSpec::optional(150));
+    let user_id = owner.user.id;
+    let user = app.write(|tx| -> Result<users::User, ApiError> {
+        // Unlike dj-rest-auth (which compares against every user, self included),
+        // keeping one's own username is not a clash.
+        if let Some(name) = username.as_deref().filter(|_| !errors.has("username")) {
+            if users::username_taken(tx, name, user_id)? {
+                errors.add("username", "A user with that username already exists.");
+            }
+        }
+        std::mem::take(&mut errors).into_result()?;
+        let update = ProfileUpdate {
+            username,
+            first_name,
+            last_name,
+        };
+        users::update_profile(tx, user_id, &update)?;
+        users::by_id(tx, user_id)?.ok_or_else(|| ApiError::Internal("user vanished".into()))
+    })?;
+    Ok(ok(user_json(&user)))
+}

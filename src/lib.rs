@@ -1,0 +1,152 @@
+//! restauth: a self-hosted REST authentication server speaking dj-rest-auth's HTTP API,
+//! on one SQLite file.
+//!
+//! [`App::open`] builds everything from a [`Config`]; [`serve`] runs the HTTP server.
+//! Data flows one way: `server` → `endpoints` → `accounts`/`security` → `db`.
+
+pub mod accounts;
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod endpoints;
+pub mod security;
+pub mod server;
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+pub use config::Config;
+use security::hash_limiter::HashLimiter;
+use security::password::{self, Verified};
+
+/// Errors that stop the server from starting.
+#[derive(Debug)]
+pub enum StartError {
+    /// The database could not be opened, checked or migrated.
+    Db(db::DbError),
+    /// A directory could not be created.
+    Io(String),
+    /// The listening socket could not be bound.
+    Bind(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Db(e) => write!(f, "{e}"),
+            StartError::Io(e) => f.write_str(e),
+            StartError::Bind(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<db::DbError> for StartError {
+    fn from(e: db::DbError) -> Self {
+        StartError::Db(e)
+    }
+}
+
+/// Everything a request needs: configuration, database, hashing budget, server secret.
+pub struct App {
+    /// The loaded configuration.
+    pub config: Config,
+    /// Open SQLite connections.
+    pub pool: db::Pool,
+    /// Bounds concurrent PBKDF2 work.
+    pub hashes: HashLimiter,
+    /// HMAC key for signed values (password-reset tokens).
+    pub secret_key: String,
+}
+
+impl App {
+    /// Opens (creating if needed) the database and the spool directory.
+    pub fn open(config: Config) -> Result<App, StartError> {
+        let db_path = config.database.path.clone();
+        let conn = db::open_and_migrate(&db_path, config.database.busy_timeout)?;
+        let secret_key = accounts::server_settings::secret_key(&conn, &config.security.secret_key)
+            .map_err(|e| StartError::Io(format!("cannot set up the server secret: {e}")))?;
+        std::fs::create_dir_all(&config.mail.spool_dir).map_err(|e| {
+            StartError::Io(format!(
+                "cannot create the mail spool directory {}: {e}",
+                config.mail.spool_dir.display()
+            ))
+        })?;
+        let hashes = HashLimiter::new(config.security.effective_max_concurrent_hashes());
+        let pool = db::Pool::new(db_path, config.database.busy_timeout, conn);
+        Ok(App {
+            config,
+            pool,
+            hashes,
+            secret_key,
+        })
+    }
+
+    /// Runs `f` on a pooled connection, outside any explicit transaction (reads).
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<db::DbError>,
+    {
+        self.pool.with(|conn| f(conn))?
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed only if `f` succeeds.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<db::DbError> + From<rusqlite::Error>,
+    {
+        self.pool.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })?
+    }
+
+    /// Hashes a password with the configured cost, within the hashing budget.
+    pub fn hash_password(&self, password: &str) -> std::io::Result<String> {
+        let iterations = self.config.security.password_iterations;
+        self.hashes
+            .run(|| password::hash_password(password, iterations))
+    }
+
+    /// Checks a password against a stored hash, within the hashing budget.
+    pub fn verify_password(&self, password: &str, encoded: &str) -> Verified {
+        if password::is_unusable(encoded) {
+            return Verified {
+                ok: false,
+                needs_rehash: false,
+            };
+        }
+        let iterations = self.config.security.password_iterations;
+        self.hashes
+            .run(|| password::verify_password(password, encoded, iterations))
+    }
+
+    /// Spends the time of one password check (for "no such user").
+    pub fn spend_equal_time(&self, password: &str) {
+        let iterations = self.config.security.password_iterations;
+        self.hashes
+            .run(|| password::spend_equal_time(password, iterations))
+    }
+}
+
+/// Binds the listening socket and serves requests until the process ends.
+///
+/// Prints `restauth: listening on http://ADDR` to stderr once bound.
+pub fn serve(app: App) -> Result<(), StartError> {
+    let app = Arc::new(app);
+    let workers = app.config.server.workers;
+    let bind = app.config.server.bind.clone();
+    let handler_app = app.clone();
+    let server = rouille::Server::new(bind.as_str(), move |req| server::handle(&handler_app, req))
+        .map_err(|e| StartError::Bind(format!("cannot listen on {bind}: {e}")))?
+        .pool_size(workers);
+    let addr = server.server_addr();
+    server::set_local_port(addr.port());
+    eprintln!("restauth: listening on http://{addr}");
+    server.run();
+    Ok(())
+}

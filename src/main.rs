@@ -1,0 +1,262 @@
+//! The `restauth` command line: `serve`, `user …`, `check`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use restauth::accounts::users::{self, NewUser};
+use restauth::accounts::{tokens, AccountError};
+use restauth::security::validators::{validate_password, UserAttributes};
+use restauth::{App, Config};
+
+/// A self-hosted REST authentication server speaking dj-rest-auth's API, on one SQLite file.
+#[derive(Parser)]
+#[command(name = "restauth", version, about)]
+struct Cli {
+    /// Configuration file (defaults apply without one; RESTAUTH_* variables override both).
+    #[arg(long, short, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Check the configuration and the database, then exit.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (the password is read from a prompt, or from stdin with --password-stdin).
+    Create(CreateArgs),
+    /// Set a user's password and log them out everywhere.
+    SetPassword {
+        /// Username (or email address).
+        user: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// List users.
+    List,
+    /// Deactivate a user: they can no longer log in and their tokens stop working.
+    Deactivate {
+        /// Username (or email address).
+        user: String,
+    },
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// Username (letters, digits and @ . + - _; at most 150 characters).
+    #[arg(long)]
+    username: String,
+    /// Email address.
+    #[arg(long, default_value = "")]
+    email: String,
+    /// Given name.
+    #[arg(long, default_value = "")]
+    first_name: String,
+    /// Family name.
+    #[arg(long, default_value = "")]
+    last_name: String,
+    #[command(flatten)]
+    password: PasswordArgs,
+}
+
+#[derive(Args)]
+struct PasswordArgs {
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Accept a password that Django's validators refuse.
+    #[arg(long)]
+    skip_validation: bool,
+}
+
+/// A command's failure: the message printed before exiting with status 1.
+struct Fail(String);
+
+impl From<String> for Fail {
+    fn from(s: String) -> Self {
+        Fail(s)
+    }
+}
+
+impl From<restauth::db::DbError> for Fail {
+    fn from(e: restauth::db::DbError) -> Self {
+        Fail(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Fail(format!("database error: {e}"))
+    }
+}
+
+impl From<AccountError> for Fail {
+    fn from(e: AccountError) -> Self {
+        Fail(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(message)) => {
+            eprintln!("restauth: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Fail> {
+    let config = Config::load(cli.config.as_deref(), &|k| std::env::var(k).ok())
+        .map_err(|e| e.to_string())?;
+    let app = App::open(config).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve => Ok(restauth::serve(app).map_err(|e| e.to_string())?),
+        Command::Check => {
+            println!(
+                "configuration and database {} are fine",
+                app.config.database.path.display()
+            );
+            Ok(())
+        }
+        Command::User(cmd) => user_command(&app, cmd),
+    }
+}
+
+fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
+    match cmd {
+        UserCommand::Create(args) => {
+            if args.username.chars().count() > 150 || !users::is_valid_username(&args.username) {
+                return Err(Fail(
+                    restauth::endpoints::user::INVALID_USERNAME.to_string(),
+                ));
+            }
+            if !args.email.is_empty() && !restauth::api::email::is_valid_email(&args.email) {
+                return Err(Fail("Enter a valid email address.".into()));
+            }
+            let attributes = UserAttributes {
+                username: &args.username,
+                first_name: &args.first_name,
+                last_name: &args.last_name,
+                email: &args.email,
+            };
+            let password = read_password(&args.password, &attributes)?;
+            let hash = app.hash_password(&password).map_err(|e| e.to_string())?;
+            let user = app.write(|tx| -> Result<_, Fail> {
+                Ok(users::create(
+                    tx,
+                    &NewUser {
+                        username: &args.username,
+                        email: &args.email,
+                        // The administrator vouches for the address.
+                        email_verified: true,
+                        first_name: &args.first_name,
+                        last_name: &args.last_name,
+                        password_hash: &hash,
+                    },
+                )?)
+            })?;
+            println!("created user {} (pk {})", user.username, user.id);
+            Ok(())
+        }
+        UserCommand::SetPassword { user, password } => {
+            let found = find_user(app, &user)?;
+            let attributes = UserAttributes {
+                username: &found.username,
+                first_name: &found.first_name,
+                last_name: &found.last_name,
+                email: &found.email,
+            };
+            let password = read_password(&password, &attributes)?;
+            let hash = app.hash_password(&password).map_err(|e| e.to_string())?;
+            let revoked = app.write(|tx| -> Result<_, Fail> {
+                users::set_password_hash(tx, found.id, &hash)?;
+                Ok(tokens::revoke_all_for_user(tx, found.id, None)?)
+            })?;
+            println!(
+                "password of {} changed; {revoked} token(s) revoked",
+                found.username
+            );
+            Ok(())
+        }
+        UserCommand::List => {
+            let all = app.read(|c| -> Result<_, Fail> { Ok(users::list(c)?) })?;
+            println!(
+                "{:>6}  {:<24} {:<32} {:<8} verified",
+                "pk", "username", "email", "active"
+            );
+            for u in &all {
+                println!(
+                    "{:>6}  {:<24} {:<32} {:<8} {}",
+                    u.id,
+                    u.username,
+                    u.email,
+                    if u.is_active { "yes" } else { "no" },
+                    if u.email_verified { "yes" } else { "no" }
+                );
+            }
+            println!("{} user(s)", all.len());
+            Ok(())
+        }
+        UserCommand::Deactivate { user } => {
+            let found = find_user(app, &user)?;
+            let revoked = app.write(|tx| -> Result<_, Fail> {
+                users::set_active(tx, found.id, false)?;
+                Ok(tokens::revoke_all_for_user(tx, found.id, None)?)
+            })?;
+            println!("deactivated {}; {revoked} token(s) revoked", found.username);
+            Ok(())
+        }
+    }
+}
+
+fn find_user(app: &App, name: &str) -> Result<users::User, Fail> {
+    app.read(|c| -> Result<_, Fail> { Ok(users::by_username_or_email(c, name)?) })?
+        .ok_or_else(|| Fail(format!("no user named {name:?}")))
+}
+
+/// The new password: from stdin, or prompted twice without echo; validated unless told not to.
+fn read_password(args: &PasswordArgs, attributes: &UserAttributes<'_>) -> Result<String, String> {
+    let password = if args.password_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Password (again): ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("the two passwords differ".into());
+        }
+        first
+    };
+    let password = password.trim().to_string();
+    if password.is_empty() {
+        return Err("the password may not be blank".into());
+    }
+    if !args.skip_validation {
+        let problems = validate_password(&password, Some(attributes));
+        if !problems.is_empty() {
+            return Err(format!(
+                "{} (use --skip-validation to accept it anyway)",
+                problems.join(" ")
+            ));
+        }
+    }
+    Ok(password)
+}

@@ -1,0 +1,7 @@
+//! Secrets and their checks: password hashing, validators, API tokens, random values.
+
+pub mod hash_limiter;
+pub mod password;
+pub mod random;
+pub mod tokens;
+pub mod validators;

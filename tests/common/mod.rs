@@ -1,0 +1,359 @@
+//! Test harness: starts the real `restauth` binary on 127.0.0.1:0 in a temporary
+//! directory and talks raw HTTP/1.1 to it, so tests see exactly what a client sees.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Password iterations used by test servers (fast; production default is 1,000,000).
+pub const TEST_ITERATIONS: u32 = 1000;
+/// A password that passes Django's validators for the users tests create.
+pub const PASSWORD: &str = "Tr0ub4dor&3-horse";
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "restauth-test-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    pub config: PathBuf,
+    env: Vec<(String, String)>,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// A server with the test defaults.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// A server with extra `RESTAUTH_*` environment overrides.
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
+        let dir = TempDir::new();
+        let config = dir.0.join("auth.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nbind = \"127.0.0.1:0\"\nworkers = 4\n\n[database]\npath = \"{}\"\n\n[security]\npassword_iterations = {TEST_ITERATIONS}\n\n[mail]\nspool_dir = \"{}\"\n",
+                dir.0.join("restauth.sqlite3").display(),
+                dir.0.join("mail").display()
+            ),
+        )
+        .expect("write config");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Server::spawn(dir, config, env)
+    }
+
+    fn spawn(dir: TempDir, config: PathBuf, env: Vec<(String, String)>) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_restauth"))
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start restauth");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("restauth: listening on http://") {
+                    let _ = tx.send(addr.parse::<SocketAddr>().expect("address"));
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start: {:?}", logs.lock().unwrap());
+            }
+        };
+        Server {
+            child,
+            addr,
+            dir,
+            config,
+            env,
+            logs,
+        }
+    }
+
+    /// Stops this server and starts a new one on the same directory and configuration.
+    pub fn restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
+        let config = self.config.clone();
+        let env = std::mem::take(&mut self.env);
+        Server::spawn(dir, config, env)
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// Waits (polling, bounded) until the logs contain `needle`.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        for _ in 0..200 {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.0.join("restauth.sqlite3")
+    }
+
+    /// A direct connection to the server's database (as a script would open it).
+    pub fn db(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(self.db_path()).expect("open db");
+        c.busy_timeout(Duration::from_secs(5)).unwrap();
+        c
+    }
+
+    /// Runs the CLI against this server's configuration.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
+        run_cli(&self.config, &self.env, args, stdin)
+    }
+
+    /// Creates a user through the CLI (email marked verified).
+    pub fn create_user(&self, username: &str, email: &str, password: &str) -> i64 {
+        let out = self.cli(
+            &[
+                "user",
+                "create",
+                "--username",
+                username,
+                "--email",
+                email,
+                "--password-stdin",
+                "--skip-validation",
+            ],
+            &format!("{password}\n"),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        self.db()
+            .query_row(
+                "SELECT id FROM users WHERE username = ?1",
+                [username],
+                |r| r.get(0),
+            )
+            .expect("created user")
+    }
+
+    /// Logs in with username and password; returns the key.
+    pub fn login(&self, username: &str, password: &str) -> String {
+        let r = self.post_json(
+            "/rest-auth/login/",
+            &serde_json::json!({"username": username, "password": password}),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["key"].as_str().expect("key").to_string()
+    }
+
+    /// Sends raw bytes and reads the whole answer (the request should say `Connection: close`).
+    pub fn raw(&self, bytes: &[u8]) -> Resp {
+        let mut s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(bytes).expect("send");
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        Resp::parse(&buf)
+    }
+
+    /// Sends a request with the given headers and body.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        self.raw(&bytes)
+    }
+
+    /// A JSON request, with `Authorization: Token <token>` when given.
+    pub fn send_json(&self, method: &str, path: &str, body: &Value, token: Option<&str>) -> Resp {
+        let auth = token.map(|t| format!("Token {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a));
+        }
+        self.request(method, path, &headers, body.to_string().as_bytes())
+    }
+
+    /// `POST` with a JSON body.
+    pub fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Resp {
+        self.send_json("POST", path, body, token)
+    }
+
+    /// `GET` with an optional token.
+    pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        let auth = token.map(|t| format!("Token {t}"));
+        match &auth {
+            Some(a) => self.request("GET", path, &[("Authorization", a)], b""),
+            None => self.request("GET", path, &[], b""),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary with a config file and environment.
+pub fn run_cli(config: &Path, env: &[(String, String)], args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_restauth"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run restauth");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    fn parse(raw: &[u8]) -> Resp {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or("");
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let rest = &raw[split + 4..];
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+        let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The first header with this name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+
+    /// The body as JSON (panics with the text when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?} (status {})", self.text(), self.status))
+    }
+
+    /// Asserts the status and the exact JSON body.
+    pub fn assert(&self, status: u16, body: Value) {
+        assert_eq!((self.status, self.json()), (status, body), "{}", self.text());
+    }
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size_text = String::from_utf8_lossy(&rest[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        let start = eol + 2;
+        out.extend_from_slice(&rest[start..(start + size).min(rest.len())]);
+        rest = &rest[(start + size + 2).min(rest.len())..];
+    }
+}
