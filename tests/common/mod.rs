@@ -179,7 +179,11 @@ impl Server {
             ],
             &format!("{password}\n"),
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.db()
             .query_row(
                 "SELECT id FROM users WHERE username = ?1",
@@ -212,7 +216,10 @@ impl Server {
 
     /// Sends a request with the given headers and body.
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -308,7 +315,11 @@ impl Resp {
         let chunked = headers
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-        let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+        let body = if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_vec()
+        };
         Resp {
             status,
             headers,
@@ -331,13 +342,19 @@ impl Resp {
 
     /// The body as JSON (panics with the text when it is not JSON).
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?} (status {})", self.text(), self.status))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {:?} (status {})", self.text(), self.status)
+        })
     }
 
     /// Asserts the status and the exact JSON body.
     pub fn assert(&self, status: u16, body: Value) {
-        assert_eq!((self.status, self.json()), (status, body), "{}", self.text());
+        assert_eq!(
+            (self.status, self.json()),
+            (status, body),
+            "{}",
+            self.text()
+        );
     }
 }
 
@@ -348,7 +365,8 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
             return out;
         };
         let size_text = String::from_utf8_lossy(&rest[..eol]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .unwrap_or(0);
         if size == 0 {
             return out;
         }
