@@ -256,10 +256,11 @@ fn logs_hold_no_secrets() {
         &json!({"username": "alice", "password": "Wr0ng-but-secret"}),
         None,
     );
-    assert!(s.wait_for_log("GET /rest-auth/user/ 200"));
+    // The log line is written after the answer: wait for the last one.
+    assert!(s.wait_for_log("POST /rest-auth/login/ 400"));
     let logs = s.logs();
+    assert!(logs.contains("GET /rest-auth/user/ 200"));
     for secret in [PASSWORD, key.as_str(), "Wr0ng-but-secret"] {
         assert!(!logs.contains(secret), "secret in logs:\n{logs}");
     }
-    assert!(logs.contains("POST /rest-auth/login/ 400"));
 }
