@@ -42,3 +42,34 @@ CREATE TABLE IF NOT EXISTS settings (
     name  TEXT PRIMARY KEY,                      -- 'secret_key': HMAC key for reset tokens, generated on first start unless configured
     value TEXT NOT NULL
 );
+
+-- Email confirmation keys (registration, resend-email). Since schema version 2.
+CREATE TABLE IF NOT EXISTS email_confirmations (
+    id          INTEGER PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    email       TEXT    NOT NULL,                -- the address being confirmed (lower-cased)
+    key_sha256  BLOB    NOT NULL UNIQUE,         -- SHA-256 of the key in the mailed link; the key itself is never stored
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,                -- refused from this time on (created_at + accounts.email_confirmation_expire)
+    used_at     INTEGER                          -- when the key confirmed the address; a used key is refused
+);
+CREATE INDEX IF NOT EXISTS email_confirmations_user ON email_confirmations(user_id);
+
+-- Outgoing mail. A message is inserted in the same transaction as the change
+-- that caused it, and delivered afterwards by the mail worker; nothing is
+-- sent for a change that rolled back, nothing is lost when delivery fails.
+-- Since schema version 2.
+CREATE TABLE IF NOT EXISTS outbox (
+    id              INTEGER PRIMARY KEY,
+    created_at      INTEGER NOT NULL,
+    to_address      TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    body_text       TEXT    NOT NULL,            -- the plain-text part
+    body_html       TEXT,                        -- the HTML alternative, NULL for none
+    status          TEXT    NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,  -- delivery attempts so far
+    next_attempt_at INTEGER NOT NULL,            -- a queued message is not tried before this time (backoff)
+    last_error      TEXT,                        -- why the last attempt failed, NULL if none did
+    sent_at         INTEGER                      -- when delivery succeeded
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);

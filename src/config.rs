@@ -10,8 +10,11 @@
 //! and where the bad value came from (the file or the environment variable).
 //!
 //! Validation happens as each value is read, so a `Config` that comes out of
-//! [`Config::load`] is valid. `secret_key` is never printed: not in `Debug`
-//! output, not in error messages.
+//! [`Config::load`] is valid. `secret_key` and `mail.smtp.password` are never
+//! printed: not in `Debug` output, not in error messages.
+//!
+//! Sections may nest one level (`[mail.smtp]`); a nested section's variables
+//! join the names with `_`: `RESTAUTH_MAIL_SMTP_PASSWORD`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -76,11 +79,65 @@ pub struct AccountsConfig {
     pub logout_on_password_change: bool,
     pub logout_on_get: bool,
     pub token_ttl: Duration,
+    /// How long an email-confirmation link stays valid.
+    pub email_confirmation_expire: Duration,
+    /// How long a password-reset link stays valid.
+    pub password_reset_timeout: Duration,
+}
+
+/// How outgoing mail leaves the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailBackend {
+    /// One `.eml` file per message in `spool_dir`.
+    Spool,
+    /// Relayed to `[mail.smtp]`.
+    Smtp,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required; usually port 587).
+    Starttls,
+    /// TLS from the first byte ("SMTPS", usually port 465).
+    Tls,
+    /// No encryption at all (a relay on loopback, tests).
+    None,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailConfig {
+    pub backend: MailBackend,
     pub spool_dir: PathBuf,
+    /// The `From` header, a valid mailbox (`Name <addr@host>` or `addr@host`).
+    pub from: String,
+    pub site_name: String,
+    /// Link in the confirmation mail; contains `{key}`.
+    pub email_confirm_url: String,
+    /// Link in the password-reset mail; contains `{uid}` and `{token}`.
+    pub password_reset_url: String,
+    /// Directory of template overrides; `None` = built-in templates only.
+    pub templates_dir: Option<PathBuf>,
+    /// Delivery attempts before a message is marked failed (at least 1).
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles with each attempt, capped at 1 hour.
+    pub retry_base: Duration,
+    /// How often the worker looks for due mail when nobody wakes it.
+    pub poll_interval: Duration,
+    pub smtp: SmtpConfig,
+}
+
+/// `Debug` is written by hand so that `password` never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// `""` = no authentication.
+    pub username: String,
+    pub password: String,
+    /// Connection and per-command timeout.
+    pub timeout: Duration,
 }
 
 /// A configuration error; the message names the key and the source of the bad value.
@@ -144,6 +201,8 @@ impl Default for AccountsConfig {
             logout_on_password_change: false,
             logout_on_get: false,
             token_ttl: Duration::from_secs(30 * 86_400),
+            email_confirmation_expire: Duration::from_secs(3 * 86_400),
+            password_reset_timeout: Duration::from_secs(3600),
         }
     }
 }
@@ -151,7 +210,31 @@ impl Default for AccountsConfig {
 impl Default for MailConfig {
     fn default() -> Self {
         MailConfig {
+            backend: MailBackend::Spool,
             spool_dir: PathBuf::from("mail"),
+            from: "restauth <noreply@localhost>".to_string(),
+            site_name: "restauth".to_string(),
+            email_confirm_url: "http://localhost:8000/account-confirm-email/{key}/".to_string(),
+            password_reset_url: "http://localhost:8000/password-reset/confirm/{uid}/{token}/"
+                .to_string(),
+            templates_dir: None,
+            max_attempts: 8,
+            retry_base: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(2),
+            smtp: SmtpConfig::default(),
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: "localhost".to_string(),
+            port: 587,
+            security: SmtpSecurity::Starttls,
+            username: String::new(),
+            password: String::new(),
+            timeout: Duration::from_secs(10),
         }
     }
 }
@@ -180,6 +263,45 @@ impl fmt::Debug for SecurityConfig {
             .field("password_iterations", &self.password_iterations)
             .field("max_concurrent_hashes", &self.max_concurrent_hashes)
             .finish()
+    }
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let password = if self.password.is_empty() {
+            "<empty>"
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &password)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl MailBackend {
+    /// The name used in `auth.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailBackend::Spool => "spool",
+            MailBackend::Smtp => "smtp",
+        }
+    }
+}
+
+impl SmtpSecurity {
+    /// The name used in `auth.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpSecurity::Starttls => "starttls",
+            SmtpSecurity::Tls => "tls",
+            SmtpSecurity::None => "none",
+        }
     }
 }
 
@@ -233,11 +355,12 @@ impl Config {
     }
 }
 
-/// The environment variable that overrides `section.key`.
+/// The environment variable that overrides `section.key`; a nested section's
+/// parts are joined with `_` (`mail.smtp` → `RESTAUTH_MAIL_SMTP_<KEY>`).
 fn env_var_name(section: &str, key: &str) -> String {
     format!(
         "RESTAUTH_{}_{}",
-        section.to_ascii_uppercase(),
+        section.replace('.', "_").to_ascii_uppercase(),
         key.to_ascii_uppercase()
     )
 }
@@ -284,21 +407,7 @@ fn build(
                     SECTIONS.join(", ")
                 )));
             }
-            for (key, value) in entries {
-                let Some(spec) = KEYS.iter().find(|k| k.section == section && k.name == key) else {
-                    let known: Vec<&str> = KEYS
-                        .iter()
-                        .filter(|k| k.section == section)
-                        .map(|k| k.name)
-                        .collect();
-                    return Err(ConfigError(format!(
-                        "unknown key \"{section}.{key}\" in {name}; [{section}] accepts: {}",
-                        known.join(", ")
-                    )));
-                };
-                (spec.set)(&mut config, Raw::File(value))
-                    .map_err(|msg| spec.invalid(&format!("in {name}"), &msg))?;
-            }
+            read_section(&mut config, name, section, entries)?;
         }
     }
 
@@ -311,6 +420,45 @@ fn build(
     }
 
     Ok(config)
+}
+
+/// Applies the keys of one (known) section; a key whose dotted name is a known
+/// section itself (`smtp` in `[mail]`) is read as that nested section.
+fn read_section(
+    config: &mut Config,
+    name: &str,
+    section: &str,
+    entries: &toml::Table,
+) -> Result<(), ConfigError> {
+    for (key, value) in entries {
+        let nested = format!("{section}.{key}");
+        if SECTIONS.contains(&nested.as_str()) {
+            let Some(inner) = value.as_table() else {
+                return Err(ConfigError(format!(
+                    "\"{nested}\" in {name} must be a table ([{nested}]), found {}",
+                    type_name(value)
+                )));
+            };
+            read_section(config, name, &nested, inner)?;
+            continue;
+        }
+        let Some(spec) = KEYS.iter().find(|k| k.section == section && k.name == key) else {
+            let mut known: Vec<&str> = KEYS
+                .iter()
+                .filter(|k| k.section == section)
+                .map(|k| k.name)
+                .collect();
+            let prefix = format!("{section}.");
+            known.extend(SECTIONS.iter().filter_map(|s| s.strip_prefix(&prefix)));
+            return Err(ConfigError(format!(
+                "unknown key \"{section}.{key}\" in {name}; [{section}] accepts: {}",
+                known.join(", ")
+            )));
+        };
+        (spec.set)(config, Raw::File(value))
+            .map_err(|msg| spec.invalid(&format!("in {name}"), &msg))?;
+    }
+    Ok(())
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -329,7 +477,15 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 // The key schema
 // ---------------------------------------------------------------------------
 
-const SECTIONS: [&str; 5] = ["server", "database", "security", "accounts", "mail"];
+/// Every section; nested ones are written with a dot, as in `auth.toml`'s headers.
+const SECTIONS: [&str; 6] = [
+    "server",
+    "database",
+    "security",
+    "accounts",
+    "mail",
+    "mail.smtp",
+];
 
 /// Parses and validates one raw value into the config; `Err` says what was expected.
 type Setter = fn(&mut Config, Raw<'_>) -> Result<(), String>;
@@ -495,10 +651,177 @@ const KEYS: &[Key] = &[
         },
     },
     Key {
+        section: "accounts",
+        name: "email_confirmation_expire",
+        set: |c, raw| {
+            c.accounts.email_confirmation_expire =
+                positive_duration(raw, Duration::from_secs(36_500 * 86_400), "36500d")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "accounts",
+        name: "password_reset_timeout",
+        set: |c, raw| {
+            c.accounts.password_reset_timeout =
+                positive_duration(raw, Duration::from_secs(36_500 * 86_400), "36500d")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "backend",
+        set: |c, raw| {
+            let s = raw.string()?;
+            c.mail.backend = match s.trim().to_ascii_lowercase().as_str() {
+                "spool" => MailBackend::Spool,
+                "smtp" => MailBackend::Smtp,
+                _ => return Err(format!("expected \"spool\" or \"smtp\", found {s:?}")),
+            };
+            Ok(())
+        },
+    },
+    Key {
         section: "mail",
         name: "spool_dir",
         set: |c, raw| {
             c.mail.spool_dir = non_empty_path(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "from",
+        set: |c, raw| {
+            c.mail.from = parse_mailbox(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "site_name",
+        set: |c, raw| {
+            c.mail.site_name = single_line(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "email_confirm_url",
+        set: |c, raw| {
+            c.mail.email_confirm_url = link_template(raw.string()?, &["{key}"])?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "password_reset_url",
+        set: |c, raw| {
+            c.mail.password_reset_url = link_template(raw.string()?, &["{uid}", "{token}"])?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "templates_dir",
+        set: |c, raw| {
+            let s = raw.string()?;
+            c.mail.templates_dir = if s.trim().is_empty() {
+                None
+            } else {
+                Some(PathBuf::from(s))
+            };
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "max_attempts",
+        set: |c, raw| {
+            let n = usize_in(raw, 1, 1000)?;
+            c.mail.max_attempts = u32::try_from(n).map_err(|_| "too large")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "retry_base",
+        set: |c, raw| {
+            c.mail.retry_base = positive_duration(raw, Duration::from_secs(3600), "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail",
+        name: "poll_interval",
+        set: |c, raw| {
+            c.mail.poll_interval = positive_duration(raw, Duration::from_secs(3600), "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail.smtp",
+        name: "host",
+        set: |c, raw| {
+            let s = raw.string()?.trim();
+            if s.is_empty() || s.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                return Err(format!(
+                    "expected a host name or IP address such as \"smtp.example.com\", found {s:?}"
+                ));
+            }
+            c.mail.smtp.host = s.to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail.smtp",
+        name: "port",
+        set: |c, raw| {
+            let n = usize_in(raw, 1, 65_535)?;
+            c.mail.smtp.port = u16::try_from(n).map_err(|_| "too large")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail.smtp",
+        name: "security",
+        set: |c, raw| {
+            let s = raw.string()?;
+            c.mail.smtp.security = match s.trim().to_ascii_lowercase().as_str() {
+                "starttls" => SmtpSecurity::Starttls,
+                "tls" => SmtpSecurity::Tls,
+                "none" => SmtpSecurity::None,
+                _ => {
+                    return Err(format!(
+                        "expected one of \"starttls\", \"tls\", \"none\", found {s:?}"
+                    ))
+                }
+            };
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail.smtp",
+        name: "username",
+        set: |c, raw| {
+            c.mail.smtp.username = raw.string()?.to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail.smtp",
+        name: "password",
+        set: |c, raw| {
+            // Never echo this value: `string()` only reports the type on mismatch.
+            c.mail.smtp.password = raw.string()?.to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "mail.smtp",
+        name: "timeout",
+        set: |c, raw| {
+            c.mail.smtp.timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
             Ok(())
         },
     },
@@ -651,6 +974,42 @@ fn non_empty_path(s: &str) -> Result<PathBuf, String> {
         return Err("expected a non-empty path".to_string());
     }
     Ok(PathBuf::from(s))
+}
+
+/// A mailbox lettre accepts: `addr@host` or `Display Name <addr@host>`.
+fn parse_mailbox(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    s.parse::<lettre::message::Mailbox>().map_err(|e| {
+        format!("expected an address such as \"Example <noreply@example.com>\", found {s:?} ({e})")
+    })?;
+    Ok(s.to_string())
+}
+
+/// Text that goes into a mail header: no line breaks or other control characters.
+fn single_line(s: &str) -> Result<String, String> {
+    if s.chars().any(char::is_control) {
+        return Err(format!(
+            "expected one line of text without control characters, found {s:?}"
+        ));
+    }
+    Ok(s.trim().to_string())
+}
+
+/// A link template: must contain each of `placeholders`, and no whitespace.
+fn link_template(s: &str, placeholders: &[&str]) -> Result<String, String> {
+    let s = s.trim();
+    for p in placeholders {
+        if !s.contains(p) {
+            return Err(format!(
+                "expected a URL containing {}, found {s:?}",
+                placeholders.join(" and ")
+            ));
+        }
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("expected a URL without spaces, found {s:?}"));
+    }
+    Ok(s.to_string())
 }
 
 /// `HOST:PORT`, where HOST is a name, an IPv4 address or a bracketed IPv6 address.
@@ -836,7 +1195,33 @@ mod tests {
         assert!(!c.accounts.logout_on_password_change);
         assert!(!c.accounts.logout_on_get);
         assert_eq!(c.accounts.token_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            c.accounts.email_confirmation_expire,
+            Duration::from_secs(3 * 86_400)
+        );
+        assert_eq!(c.accounts.password_reset_timeout, Duration::from_secs(3600));
+        assert_eq!(c.mail.backend, MailBackend::Spool);
         assert_eq!(c.mail.spool_dir, PathBuf::from("mail"));
+        assert_eq!(c.mail.from, "restauth <noreply@localhost>");
+        assert_eq!(c.mail.site_name, "restauth");
+        assert_eq!(
+            c.mail.email_confirm_url,
+            "http://localhost:8000/account-confirm-email/{key}/"
+        );
+        assert_eq!(
+            c.mail.password_reset_url,
+            "http://localhost:8000/password-reset/confirm/{uid}/{token}/"
+        );
+        assert_eq!(c.mail.templates_dir, None);
+        assert_eq!(c.mail.max_attempts, 8);
+        assert_eq!(c.mail.retry_base, Duration::from_secs(30));
+        assert_eq!(c.mail.poll_interval, Duration::from_secs(2));
+        assert_eq!(c.mail.smtp.host, "localhost");
+        assert_eq!(c.mail.smtp.port, 587);
+        assert_eq!(c.mail.smtp.security, SmtpSecurity::Starttls);
+        assert_eq!(c.mail.smtp.username, "");
+        assert_eq!(c.mail.smtp.password, "");
+        assert_eq!(c.mail.smtp.timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -909,9 +1294,28 @@ mod tests {
             logout_on_password_change = true
             logout_on_get = true
             token_ttl = "1h30m"
+            email_confirmation_expire = "7d"
+            password_reset_timeout = "30m"
 
             [mail]
+            backend = "smtp"
             spool_dir = "/var/spool/restauth"
+            from = "Example <noreply@example.com>"
+            site_name = "Example"
+            email_confirm_url = "https://app.example.com/verify?key={key}"
+            password_reset_url = "https://app.example.com/reset/{uid}/{token}"
+            templates_dir = "/etc/restauth/templates"
+            max_attempts = 3
+            retry_base = "5s"
+            poll_interval = "250ms"
+
+            [mail.smtp]
+            host = "smtp.example.com"
+            port = 465
+            security = "tls"
+            username = "mailer"
+            password = "smtp-pass-file"
+            timeout = "30s"
             "#,
         )
         .unwrap();
@@ -934,7 +1338,36 @@ mod tests {
         assert!(c.accounts.logout_on_password_change);
         assert!(c.accounts.logout_on_get);
         assert_eq!(c.accounts.token_ttl, Duration::from_secs(5400));
+        assert_eq!(
+            c.accounts.email_confirmation_expire,
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(c.accounts.password_reset_timeout, Duration::from_secs(1800));
+        assert_eq!(c.mail.backend, MailBackend::Smtp);
         assert_eq!(c.mail.spool_dir, PathBuf::from("/var/spool/restauth"));
+        assert_eq!(c.mail.from, "Example <noreply@example.com>");
+        assert_eq!(c.mail.site_name, "Example");
+        assert_eq!(
+            c.mail.email_confirm_url,
+            "https://app.example.com/verify?key={key}"
+        );
+        assert_eq!(
+            c.mail.password_reset_url,
+            "https://app.example.com/reset/{uid}/{token}"
+        );
+        assert_eq!(
+            c.mail.templates_dir,
+            Some(PathBuf::from("/etc/restauth/templates"))
+        );
+        assert_eq!(c.mail.max_attempts, 3);
+        assert_eq!(c.mail.retry_base, Duration::from_secs(5));
+        assert_eq!(c.mail.poll_interval, Duration::from_millis(250));
+        assert_eq!(c.mail.smtp.host, "smtp.example.com");
+        assert_eq!(c.mail.smtp.port, 465);
+        assert_eq!(c.mail.smtp.security, SmtpSecurity::Tls);
+        assert_eq!(c.mail.smtp.username, "mailer");
+        assert_eq!(c.mail.smtp.password, "smtp-pass-file");
+        assert_eq!(c.mail.smtp.timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -963,7 +1396,27 @@ mod tests {
             ("RESTAUTH_ACCOUNTS_LOGOUT_ON_PASSWORD_CHANGE", "true"),
             ("RESTAUTH_ACCOUNTS_LOGOUT_ON_GET", "TRUE"),
             ("RESTAUTH_ACCOUNTS_TOKEN_TTL", "7d"),
+            ("RESTAUTH_ACCOUNTS_EMAIL_CONFIRMATION_EXPIRE", "1d"),
+            ("RESTAUTH_ACCOUNTS_PASSWORD_RESET_TIMEOUT", "2h"),
+            ("RESTAUTH_MAIL_BACKEND", "SMTP"),
             ("RESTAUTH_MAIL_SPOOL_DIR", "/tmp/spool"),
+            ("RESTAUTH_MAIL_FROM", "noreply@env.example"),
+            ("RESTAUTH_MAIL_SITE_NAME", "Env Site"),
+            ("RESTAUTH_MAIL_EMAIL_CONFIRM_URL", "https://env/c/{key}"),
+            (
+                "RESTAUTH_MAIL_PASSWORD_RESET_URL",
+                "https://env/r/{token}/{uid}",
+            ),
+            ("RESTAUTH_MAIL_TEMPLATES_DIR", "tpl"),
+            ("RESTAUTH_MAIL_MAX_ATTEMPTS", "12"),
+            ("RESTAUTH_MAIL_RETRY_BASE", "1m"),
+            ("RESTAUTH_MAIL_POLL_INTERVAL", "5"),
+            ("RESTAUTH_MAIL_SMTP_HOST", "127.0.0.1"),
+            ("RESTAUTH_MAIL_SMTP_PORT", "2525"),
+            ("RESTAUTH_MAIL_SMTP_SECURITY", "none"),
+            ("RESTAUTH_MAIL_SMTP_USERNAME", "env-user"),
+            ("RESTAUTH_MAIL_SMTP_PASSWORD", "env-smtp-secret"),
+            ("RESTAUTH_MAIL_SMTP_TIMEOUT", "500ms"),
         ]);
         let c = Config::load(None, &env).unwrap();
         assert_eq!(c.server.bind, "[::1]:8080");
@@ -984,7 +1437,215 @@ mod tests {
         assert!(c.accounts.logout_on_password_change);
         assert!(c.accounts.logout_on_get);
         assert_eq!(c.accounts.token_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            c.accounts.email_confirmation_expire,
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(c.accounts.password_reset_timeout, Duration::from_secs(7200));
+        assert_eq!(c.mail.backend, MailBackend::Smtp);
         assert_eq!(c.mail.spool_dir, PathBuf::from("/tmp/spool"));
+        assert_eq!(c.mail.from, "noreply@env.example");
+        assert_eq!(c.mail.site_name, "Env Site");
+        assert_eq!(c.mail.email_confirm_url, "https://env/c/{key}");
+        assert_eq!(c.mail.password_reset_url, "https://env/r/{token}/{uid}");
+        assert_eq!(c.mail.templates_dir, Some(PathBuf::from("tpl")));
+        assert_eq!(c.mail.max_attempts, 12);
+        assert_eq!(c.mail.retry_base, Duration::from_secs(60));
+        assert_eq!(c.mail.poll_interval, Duration::from_secs(5));
+        assert_eq!(c.mail.smtp.host, "127.0.0.1");
+        assert_eq!(c.mail.smtp.port, 2525);
+        assert_eq!(c.mail.smtp.security, SmtpSecurity::None);
+        assert_eq!(c.mail.smtp.username, "env-user");
+        assert_eq!(c.mail.smtp.password, "env-smtp-secret");
+        assert_eq!(c.mail.smtp.timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn nested_smtp_section() {
+        // The env var wins over the file, also in a nested section.
+        let c = Config::from_toml_str(
+            "[mail.smtp]\npassword = \"from-file\"\nport = 25\n",
+            &env_of(&[("RESTAUTH_MAIL_SMTP_PASSWORD", "from-env")]),
+        )
+        .unwrap();
+        assert_eq!(c.mail.smtp.password, "from-env");
+        assert_eq!(c.mail.smtp.port, 25);
+        // Inline-table and dotted-key spellings of the same section work too.
+        let c = file("[mail]\nsmtp = { port = 2525 }\n").unwrap();
+        assert_eq!(c.mail.smtp.port, 2525);
+        let c = file("[mail]\nsmtp.host = \"relay\"\n").unwrap();
+        assert_eq!(c.mail.smtp.host, "relay");
+
+        let msg = file_err("[mail.smtp]\nhots = \"x\"\n");
+        assert!(
+            msg.starts_with("unknown key \"mail.smtp.hots\" in auth.toml"),
+            "{msg}"
+        );
+        assert!(msg.contains("host, port"), "{msg}");
+        let msg = file_err("[mail]\nsmtp = 5\n");
+        assert!(
+            msg.contains("\"mail.smtp\" in auth.toml must be a table"),
+            "{msg}"
+        );
+        // [mail] lists its nested section among what it accepts.
+        let msg = file_err("[mail]\nbogus = 1\n");
+        assert!(msg.contains("smtp"), "{msg}");
+        // A nested header under another section is still an unknown key.
+        let msg = file_err("[accounts.smtp]\nhost = \"x\"\n");
+        assert!(msg.starts_with("unknown key \"accounts.smtp\""), "{msg}");
+        // The nested section is not accepted at the top level on its own.
+        let msg = file_err("[smtp]\nhost = \"x\"\n");
+        assert!(msg.starts_with("unknown section \"smtp\""), "{msg}");
+    }
+
+    #[test]
+    fn mail_validation() {
+        let cases = [
+            (
+                "[mail]\nbackend = \"sendmail\"",
+                "mail.backend",
+                "expected \"spool\" or \"smtp\"",
+            ),
+            (
+                "[mail]\nfrom = \"not an address\"",
+                "mail.from",
+                "expected an address",
+            ),
+            ("[mail]\nfrom = \"\"", "mail.from", "expected an address"),
+            (
+                "[mail]\nfrom = \"Name <broken@>\"",
+                "mail.from",
+                "expected an address",
+            ),
+            (
+                "[mail]\nsite_name = \"a\\nb\"",
+                "mail.site_name",
+                "one line",
+            ),
+            (
+                "[mail]\nemail_confirm_url = \"http://x/confirm/\"",
+                "mail.email_confirm_url",
+                "containing {key}",
+            ),
+            (
+                "[mail]\npassword_reset_url = \"http://x/{uid}/\"",
+                "mail.password_reset_url",
+                "containing {uid} and {token}",
+            ),
+            (
+                "[mail]\npassword_reset_url = \"http://x/{token}/\"",
+                "mail.password_reset_url",
+                "containing {uid} and {token}",
+            ),
+            (
+                "[mail]\nemail_confirm_url = \"http://x/ {key}\"",
+                "mail.email_confirm_url",
+                "without spaces",
+            ),
+            (
+                "[mail]\nmax_attempts = 0",
+                "mail.max_attempts",
+                "at least 1",
+            ),
+            (
+                "[mail]\nretry_base = \"0s\"",
+                "mail.retry_base",
+                "greater than zero",
+            ),
+            (
+                "[mail]\npoll_interval = \"2h\"",
+                "mail.poll_interval",
+                "at most 1h",
+            ),
+            ("[mail.smtp]\nport = 0", "mail.smtp.port", "at least 1"),
+            (
+                "[mail.smtp]\nport = 65536",
+                "mail.smtp.port",
+                "at most 65535",
+            ),
+            (
+                "[mail.smtp]\nsecurity = \"ssl\"",
+                "mail.smtp.security",
+                "\"starttls\", \"tls\", \"none\"",
+            ),
+            ("[mail.smtp]\nhost = \"\"", "mail.smtp.host", "host name"),
+            ("[mail.smtp]\nhost = \"a b\"", "mail.smtp.host", "host name"),
+            (
+                "[mail.smtp]\ntimeout = 0",
+                "mail.smtp.timeout",
+                "greater than zero",
+            ),
+            (
+                "[accounts]\npassword_reset_timeout = \"0s\"",
+                "accounts.password_reset_timeout",
+                "greater than zero",
+            ),
+            (
+                "[accounts]\nemail_confirmation_expire = \"soon\"",
+                "accounts.email_confirmation_expire",
+                "expected a duration",
+            ),
+        ];
+        for (text, key, expected) in cases {
+            let msg = file_err(text);
+            assert!(
+                msg.starts_with(&format!("invalid value for \"{key}\" in auth.toml: ")),
+                "{text}: {msg}"
+            );
+            assert!(msg.contains(expected), "{text}: {msg}");
+        }
+        let msg = env_err("RESTAUTH_MAIL_SMTP_SECURITY", "ssl");
+        assert!(
+            msg.starts_with(
+                "invalid value for \"mail.smtp.security\" in environment variable RESTAUTH_MAIL_SMTP_SECURITY: "
+            ),
+            "{msg}"
+        );
+        // Plain addresses and quoted display names are fine.
+        assert_eq!(
+            file("[mail]\nfrom = \"a@b.example\"").unwrap().mail.from,
+            "a@b.example"
+        );
+        assert_eq!(
+            file("[mail]\nfrom = '\"Site, Inc.\" <a@b.example>'")
+                .unwrap()
+                .mail
+                .from,
+            "\"Site, Inc.\" <a@b.example>"
+        );
+        // "" and whitespace mean the built-in templates.
+        assert_eq!(
+            file("[mail]\ntemplates_dir = \" \"")
+                .unwrap()
+                .mail
+                .templates_dir,
+            None
+        );
+    }
+
+    #[test]
+    fn debug_redacts_the_smtp_password() {
+        let mut c = Config::default();
+        assert!(format!("{:?}", c.mail.smtp).contains("password: \"<empty>\""));
+        c.mail.smtp.password = "smtp-hunter2".to_string();
+        c.mail.smtp.username = "mailer".to_string();
+        for shown in [
+            format!("{c:?}"),
+            format!("{c:#?}"),
+            format!("{:?}", c.mail),
+            format!("{:?}", c.mail.smtp),
+        ] {
+            assert!(!shown.contains("smtp-hunter2"), "password leaked: {shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+            assert!(shown.contains("mailer"), "{shown}");
+        }
+        // Nor in an error about its type.
+        let msg = file_err("[mail.smtp]\npassword = 98765432123456789");
+        assert!(
+            msg.starts_with("invalid value for \"mail.smtp.password\" in auth.toml"),
+            "{msg}"
+        );
+        assert!(!msg.contains("98765432123456789"), "{msg}");
     }
 
     #[test]

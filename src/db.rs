@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 pub const SCHEMA: &str = include_str!("../schema.sql");
 
 /// The schema version this build writes into `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Errors of the storage layer.
 #[derive(Debug)]
@@ -81,8 +81,10 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
         return Err(DbError::TooNew { found: version });
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    // Version 0 -> 1 is the initial schema; later steps go here, each one
-    // `if version < N { ...; }`, and schema.sql is updated to the final shape.
+    // schema.sql holds the final shape and only creates what is missing, so
+    // version 1 -> 2 (new tables email_confirmations and outbox) needs nothing
+    // more. A step that alters an existing table goes here as
+    // `if version < N { tx.execute_batch("ALTER TABLE …")?; }`, before the schema.
     tx.execute_batch(SCHEMA)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod endpoints;
+pub mod mail;
 pub mod security;
 pub mod server;
 
@@ -59,6 +60,8 @@ pub struct App {
     pub hashes: HashLimiter,
     /// HMAC key for signed values (password-reset tokens).
     pub secret_key: String,
+    /// The mail worker, when serving (the CLI leaves mail to the server).
+    pub mailer: Option<mail::worker::MailWorker>,
 }
 
 impl App {
@@ -81,6 +84,7 @@ impl App {
             pool,
             hashes,
             secret_key,
+            mailer: None,
         })
     }
 
@@ -125,6 +129,13 @@ impl App {
             .run(|| password::verify_password(password, encoded, iterations))
     }
 
+    /// Tells the mail worker that a committed transaction queued mail.
+    pub fn mail_queued(&self) {
+        if let Some(mailer) = &self.mailer {
+            mailer.wake();
+        }
+    }
+
     /// Spends the time of one password check (for "no such user").
     pub fn spend_equal_time(&self, password: &str) {
         let iterations = self.config.security.password_iterations;
@@ -136,7 +147,12 @@ impl App {
 /// Binds the listening socket and serves requests until the process ends.
 ///
 /// Prints `restauth: listening on http://ADDR` to stderr once bound.
-pub fn serve(app: App) -> Result<(), StartError> {
+pub fn serve(mut app: App) -> Result<(), StartError> {
+    app.mailer = Some(mail::worker::spawn(
+        app.config.mail.clone(),
+        app.config.database.path.clone(),
+        app.config.database.busy_timeout,
+    ));
     let app = Arc::new(app);
     let workers = app.config.server.workers;
     let bind = app.config.server.bind.clone();

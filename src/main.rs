@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use restauth::accounts::users::{self, NewUser};
 use restauth::accounts::{tokens, AccountError};
+use restauth::mail::outbox;
 use restauth::security::validators::{validate_password, UserAttributes};
 use restauth::{App, Config};
 
@@ -29,8 +30,19 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect and retry outgoing mail.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Check the configuration and the database, then exit.
     Check,
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// List outgoing mail: queued, sent and failed.
+    List,
+    /// Queue every failed message again (the running server delivers it).
+    Retry,
 }
 
 #[derive(Subcommand)]
@@ -51,6 +63,11 @@ enum UserCommand {
         /// Username (or email address).
         user: String,
     },
+    /// Mark a user's email address verified by hand.
+    VerifyEmail {
+        /// Username (or email address).
+        user: String,
+    },
 }
 
 #[derive(Args)]
@@ -67,6 +84,9 @@ struct CreateArgs {
     /// Family name.
     #[arg(long, default_value = "")]
     last_name: String,
+    /// Leave the email address unverified (by default the administrator vouches for it).
+    #[arg(long)]
+    unverified: bool,
     #[command(flatten)]
     password: PasswordArgs,
 }
@@ -133,6 +153,37 @@ fn run(cli: Cli) -> Result<(), Fail> {
             Ok(())
         }
         Command::User(cmd) => user_command(&app, cmd),
+        Command::Mail(cmd) => mail_command(&app, cmd),
+    }
+}
+
+fn mail_command(app: &App, cmd: MailCommand) -> Result<(), Fail> {
+    match cmd {
+        MailCommand::List => {
+            let entries = app.read(|c| -> Result<_, Fail> { Ok(outbox::list(c)?) })?;
+            println!(
+                "{:>6}  {:<8} {:>8}  {:<32} {:<40} last error",
+                "id", "status", "attempts", "to", "subject"
+            );
+            for e in &entries {
+                println!(
+                    "{:>6}  {:<8} {:>8}  {:<32} {:<40} {}",
+                    e.id,
+                    e.status,
+                    e.attempts,
+                    e.to,
+                    e.subject,
+                    e.last_error.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} message(s)", entries.len());
+            Ok(())
+        }
+        MailCommand::Retry => {
+            let n = app.write(|tx| -> Result<_, Fail> { Ok(outbox::retry_failed(tx)?) })?;
+            println!("{n} failed message(s) queued again");
+            Ok(())
+        }
     }
 }
 
@@ -161,8 +212,8 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
                     &NewUser {
                         username: &args.username,
                         email: &args.email,
-                        // The administrator vouches for the address.
-                        email_verified: true,
+                        // The administrator vouches for the address unless told otherwise.
+                        email_verified: !args.unverified,
                         first_name: &args.first_name,
                         last_name: &args.last_name,
                         password_hash: &hash,
@@ -209,6 +260,17 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
                 );
             }
             println!("{} user(s)", all.len());
+            Ok(())
+        }
+        UserCommand::VerifyEmail { user } => {
+            let found = find_user(app, &user)?;
+            if found.email.is_empty() {
+                return Err(Fail(format!("{} has no email address", found.username)));
+            }
+            app.write(|tx| -> Result<_, Fail> {
+                Ok(users::set_email_verified(tx, found.id, true)?)
+            })?;
+            println!("{} <{}> marked verified", found.username, found.email);
             Ok(())
         }
         UserCommand::Deactivate { user } => {

@@ -3,6 +3,7 @@
 //! Functions take a `&Connection` (a `Transaction` derefs to one): the caller
 //! decides the transaction, so a request's writes commit or roll back together.
 
+pub mod confirmations;
 pub mod server_settings;
 pub mod tokens;
 pub mod users;

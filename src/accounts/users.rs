@@ -205,6 +205,26 @@ pub fn touch_last_login(conn: &Connection, id: i64) -> Result<(), AccountError> 
     Ok(())
 }
 
+/// Whether any user has this address verified.
+pub fn verified_email_exists(conn: &Connection, email: &str) -> Result<bool, AccountError> {
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT id FROM users WHERE email = ?1 AND email_verified = 1 LIMIT 1")?
+        .query_row([email.to_lowercase()], |r| r.get(0))
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// Marks a user's address verified (or not).
+pub fn set_email_verified(conn: &Connection, id: i64, verified: bool) -> Result<(), AccountError> {
+    let n = conn
+        .prepare_cached("UPDATE users SET email_verified = ?1 WHERE id = ?2")?
+        .execute(params![verified, id])?;
+    if n == 0 {
+        return Err(AccountError::NoSuchUser);
+    }
+    Ok(())
+}
+
 /// Marks a user active or inactive.
 pub fn set_active(conn: &Connection, id: i64, active: bool) -> Result<(), AccountError> {
     let n = conn

@@ -3,4 +3,9 @@
 pub mod login;
 pub mod logout;
 pub mod password_change;
+pub mod password_reset;
+pub mod password_reset_confirm;
+pub mod registration;
+pub mod resend_email;
 pub mod user;
+pub mod verify_email;

@@ -36,6 +36,11 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
         "logout" => endpoints::logout::handle(app, req),
         "user" => endpoints::user::handle(app, req),
         "password/change" => endpoints::password_change::handle(app, req),
+        "password/reset" => endpoints::password_reset::handle(app, req),
+        "password/reset/confirm" => endpoints::password_reset_confirm::handle(app, req),
+        "registration" => endpoints::registration::handle(app, req),
+        "registration/verify-email" => endpoints::verify_email::handle(app, req),
+        "registration/resend-email" => endpoints::resend_email::handle(app, req),
         _ => Err(ApiError::not_found()),
     }
 }

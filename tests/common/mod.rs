@@ -375,3 +375,129 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
         rest = &rest[(start + size + 2).min(rest.len())..];
     }
 }
+
+/// A message the server wrote to its spool directory.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    /// The file as written.
+    pub raw: String,
+    /// Headers and bodies with quoted-printable and base64 parts decoded.
+    pub decoded: String,
+}
+
+impl Mail {
+    /// The first URL in the message starting with `prefix`, up to whitespace, quote or `<`.
+    pub fn link(&self, prefix: &str) -> Option<String> {
+        let start = self.decoded.find(prefix)?;
+        let rest = &self.decoded[start..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '\'')
+            .unwrap_or(rest.len());
+        Some(rest[..end].to_string())
+    }
+
+    /// The value of header `name` (first occurrence, unfolded).
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.raw.split("\r\n\r\n").next().unwrap_or("");
+        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        unfolded.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// Decodes the transfer encodings lettre may use, so tests can search the text.
+pub fn decode_mail(raw: &str) -> String {
+    use base64::Engine as _;
+    let mut out = String::new();
+    // Quoted-printable: soft line breaks and =XX escapes.
+    let qp = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = qp.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&qp[i + 1..i + 3], 16) {
+                decoded.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    out.push_str(&String::from_utf8_lossy(&decoded));
+    // Base64 parts: every run of base64-looking lines after a blank line.
+    for block in raw.split("\r\n\r\n") {
+        let joined: String = block.lines().map(str::trim).collect();
+        if joined.len() >= 16
+            && joined
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        {
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&joined) {
+                out.push('\n');
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
+
+impl Server {
+    /// The spool directory.
+    pub fn spool(&self) -> PathBuf {
+        self.dir.0.join("mail")
+    }
+
+    /// The `.eml` files in the spool, oldest first.
+    pub fn mails(&self) -> Vec<Mail> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.spool())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .map(|raw| Mail {
+                decoded: decode_mail(&raw),
+                raw,
+            })
+            .collect()
+    }
+
+    /// Waits (polling, bounded) until the spool holds `n` messages, and returns them.
+    pub fn wait_for_mails(&self, n: usize) -> Vec<Mail> {
+        for _ in 0..400 {
+            let mails = self.mails();
+            if mails.len() >= n {
+                return mails;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "expected {n} mails, found {}; logs:\n{}",
+            self.mails().len(),
+            self.logs()
+        );
+    }
+
+    /// How many outbox rows are still queued.
+    pub fn queued_mail(&self) -> i64 {
+        self.db()
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE status = 'queued'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(0)
+    }
+}

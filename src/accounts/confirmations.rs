@@ -1,0 +1,71 @@
+//! Email confirmation keys: random, URL-safe, stored as SHA-256, single use, expiring.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{now, AccountError};
+use crate::security::tokens::key_hash;
+
+/// Creates a key confirming `email` for `user_id`, valid for `ttl_secs`; returns the key for the link.
+///
+/// 64 characters of `[a-z0-9]` (about 330 bits), as allauth's stored keys.
+pub fn create(
+    conn: &Connection,
+    user_id: i64,
+    email: &str,
+    ttl_secs: i64,
+) -> Result<String, AccountError> {
+    let key = crate::security::random::alphanumeric(64)?.to_ascii_lowercase();
+    let t = now();
+    conn.prepare_cached(
+        "INSERT INTO email_confirmations (user_id, email, key_sha256, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![user_id, email.to_lowercase(), &key_hash(&key)[..], t, t.saturating_add(ttl_secs)])?;
+    Ok(key)
+}
+
+/// Uses `key`: marks its address verified and the key used. `None` when the key is
+/// unknown, used, expired, or no longer matches the user's address.
+pub fn confirm(conn: &Connection, key: &str) -> Result<Option<i64>, AccountError> {
+    // Keys are lower-case; accept them typed in another case, as allauth does.
+    let hash = key_hash(&key.to_ascii_lowercase());
+    let t = now();
+    let row: Option<(i64, i64, String)> = conn
+        .prepare_cached(
+            "SELECT id, user_id, email FROM email_confirmations
+             WHERE key_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2",
+        )?
+        .query_row(params![&hash[..], t], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((id, user_id, email)) = row else {
+        return Ok(None);
+    };
+    let updated = conn
+        .prepare_cached(
+            "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2 AND email_verified = 0",
+        )?
+        .execute(params![user_id, email])?;
+    if updated == 0 {
+        // Already verified, or the address changed since the mail was sent.
+        return Ok(None);
+    }
+    conn.prepare_cached("UPDATE email_confirmations SET used_at = ?1 WHERE id = ?2")?
+        .execute(params![t, id])?;
+    Ok(Some(user_id))
+}
+
+/// Creates a confirmation key for `user`'s address and queues the mail that carries it,
+/// in the caller's transaction (so nothing is sent if the change rolls back).
+pub fn send(
+    conn: &Connection,
+    config: &crate::config::Config,
+    user: &super::users::User,
+) -> Result<(), AccountError> {
+    let ttl = config.accounts.email_confirmation_expire.as_secs() as i64;
+    let key = create(conn, user.id, &user.email, ttl)?;
+    let message =
+        crate::mail::templates::confirmation_email(&config.mail, &user.email, &user.username, &key);
+    crate::mail::outbox::enqueue(conn, &message)?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `POST P/registration/`: username, email, password1, password2 → a new user.
+
+use rouille::{Request, Response};
+use serde_json::json;
+
+use crate::accounts::users::{self, NewUser};
+use crate::accounts::{confirmations, tokens, AccountError};
+use crate::api::error::json_response;
+use crate::api::fields::{char_field, email_field, CharSpec};
+use crate::api::input::read_body;
+use crate::api::respond::{method_not_allowed, options};
+use crate::api::{ApiError, FieldErrors};
+use crate::config::EmailVerification;
+use crate::endpoints::user::INVALID_USERNAME;
+use crate::security::validators::{validate_password, UserAttributes};
+use crate::App;
+
+/// Methods of this path.
+pub const ALLOW: &str = "POST, OPTIONS";
+
+const USERNAME_TAKEN: &str = "A user with that username already exists.";
+const EMAIL_TAKEN: &str = "User is already registered with this e-mail address.";
+
+/// Handles the request.
+pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
+    match req.method() {
+        "POST" => {}
+        "OPTIONS" => return Ok(options("Register", ALLOW)),
+        _ => return Err(method_not_allowed(req, ALLOW)),
+    }
+    let body = read_body(req, app.config.server.max_body_bytes)?;
+    let verification = app.config.accounts.email_verification;
+    // A mandatory confirmation needs an address to confirm.
+    let email_spec = CharSpec {
+        required: verification == EmailVerification::Mandatory,
+        allow_blank: verification != EmailVerification::Mandatory,
+        max_length: 254,
+    };
+
+    // Field phase, in declaration order.
+    let mut errors = FieldErrors::new();
+    let username = char_field(&body, &mut errors, "username", CharSpec::required(150));
+    if let Some(name) = &username {
+        if !users::is_valid_username(name) {
+            errors.add("username", INVALID_USERNAME);
+        }
+    }
+    let email = email_field(&body, &mut errors, "email", email_spec).unwrap_or_default();
+    let password1 = char_field(&body, &mut errors, "password1", CharSpec::required(128));
+    if let Some(p) = &password1 {
+        for message in validate_password(p, None) {
+            errors.add("password1", message);
+        }
+    }
+    let password2 = char_field(&body, &mut errors, "password2", CharSpec::required(128));
+    let (username_ok, email_ok) = (!errors.has("username"), !errors.has("email"));
+    app.read(|conn| -> Result<(), ApiError> {
+        if let Some(name) = username.as_deref().filter(|_| username_ok) {
+            if users::by_username(conn, name)?.is_some() {
+                errors.add("username", USERNAME_TAKEN);
+            }
+        }
+        if email_ok && !email.is_empty() && users::verified_email_exists(conn, &email)? {
+            errors.add("email", EMAIL_TAKEN);
+        }
+        Ok(())
+    })?;
+    std::mem::take(&mut errors).into_result()?;
+    let (username, password1, password2) = (
+        username.unwrap_or_default(),
+        password1.unwrap_or_default(),
+        password2.unwrap_or_default(),
+    );
+
+    // Object phase: mismatch (ASCII apostrophe here, as dj-rest-auth), then the
+    // validators again with the user, which adds the similarity check.
+    if password1 != password2 {
+        return Err(ApiError::non_field("The two password fields didn't match."));
+    }
+    let attributes = UserAttributes {
+        username: &username,
+        first_name: "",
+        last_name: "",
+        email: &email,
+    };
+    for message in validate_password(&password1, Some(&attributes)) {
+        errors.add("non_field_errors", message);
+    }
+    errors.into_result()?;
+
+    let hash = app.hash_password(&password1)?;
+    let ttl = app.config.accounts.token_ttl.as_secs() as i64;
+    let key = app.write(|tx| -> Result<Option<String>, ApiError> {
+        // Checked again inside the transaction: concurrent registrations race here.
+        if !email.is_empty() && users::verified_email_exists(tx, &email)? {
+            return Err(ApiError::field("email", EMAIL_TAKEN));
+        }
+        let user = users::create(
+            tx,
+            &NewUser {
+                username: &username,
+                email: &email,
+                email_verified: false,
+                first_name: "",
+                last_name: "",
+                password_hash: &hash,
+            },
+        )
+        .map_err(|e| match e {
+            AccountError::UsernameTaken => ApiError::field("username", USERNAME_TAKEN),
+            other => other.into(),
+        })?;
+        if verification != EmailVerification::None && !user.email.is_empty() {
+            confirmations::send(tx, &app.config, &user)?;
+        }
+        if verification == EmailVerification::Mandatory {
+            Ok(None)
+        } else {
+            Ok(Some(tokens::issue(tx, user.id, ttl)?))
+        }
+    })?;
+    app.mail_queued();
+    Ok(match key {
+        None => json_response(201, &json!({"detail": "Verification e-mail sent."})),
+        Some(key) => json_response(201, &json!({ "key": key })),
+    })
+}

@@ -1,0 +1,32 @@
+//! `POST P/registration/verify-email/`: a key from the confirmation mail → the address is verified.
+
+use rouille::{Request, Response};
+
+use crate::accounts::confirmations;
+use crate::api::fields::{char_field, CharSpec};
+use crate::api::input::read_body;
+use crate::api::respond::{detail, method_not_allowed, options};
+use crate::api::{ApiError, FieldErrors};
+use crate::App;
+
+/// Methods of this path.
+pub const ALLOW: &str = "POST, OPTIONS, HEAD";
+
+/// Handles the request.
+pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
+    match req.method() {
+        "POST" => {}
+        "OPTIONS" => return Ok(options("Verify Email", ALLOW)),
+        _ => return Err(method_not_allowed(req, ALLOW)),
+    }
+    let body = read_body(req, app.config.server.max_body_bytes)?;
+    let mut errors = FieldErrors::new();
+    let key = char_field(&body, &mut errors, "key", CharSpec::required(256));
+    errors.into_result()?;
+    let key = key.unwrap_or_default();
+    app.write(|tx| -> Result<(), ApiError> {
+        confirmations::confirm(tx, &key)?.ok_or_else(ApiError::not_found)?;
+        Ok(())
+    })?;
+    Ok(detail("ok"))
+}
