@@ -111,3 +111,53 @@ fn wait_for_sent(s: &Server, n: i64) {
     }
     panic!("{sent} sent, expected {n}");
 }
+
+#[test]
+fn failed_mail_is_listed_and_retried_from_the_cli() {
+    let port = smtp::unused_port().to_string();
+    let s = Server::start_with(&[
+        ("RESTAUTH_MAIL_BACKEND", "smtp"),
+        ("RESTAUTH_MAIL_SMTP_HOST", "127.0.0.1"),
+        ("RESTAUTH_MAIL_SMTP_PORT", &port),
+        ("RESTAUTH_MAIL_SMTP_SECURITY", "none"),
+        ("RESTAUTH_MAIL_MAX_ATTEMPTS", "1"),
+        ("RESTAUTH_MAIL_POLL_INTERVAL", "100ms"),
+    ]);
+    s.post_json(
+        "/rest-auth/password/reset/",
+        &json!({"email": "nobody@example.com"}),
+        None,
+    );
+    s.create_user("una", "una@example.com", PASSWORD);
+    s.post_json(
+        "/rest-auth/password/reset/",
+        &json!({"email": "una@example.com"}),
+        None,
+    )
+    .assert(
+        200,
+        json!({"detail": "Password reset e-mail has been sent."}),
+    );
+    let mut listed = String::new();
+    for _ in 0..400 {
+        let out = s.cli(&["mail", "list"], "");
+        listed = String::from_utf8_lossy(&out.stdout).to_string();
+        if listed.contains("failed") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        listed.contains("failed") && listed.contains("una@example.com"),
+        "{listed}"
+    );
+    assert!(listed.contains("1 message(s)"), "{listed}");
+    let out = s.cli(&["mail", "retry"], "");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 failed message(s) queued again"));
+    let status: String = s
+        .db()
+        .query_row("SELECT status FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert!(status == "queued" || status == "failed", "{status}");
+}
