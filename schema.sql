@@ -73,3 +73,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at         INTEGER                      -- when delivery succeeded
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
+
+-- Accounts at identity providers (Facebook, Twitter) linked to users. Since schema version 3.
+CREATE TABLE IF NOT EXISTS social_accounts (
+    id            INTEGER PRIMARY KEY,           -- the id used by P/socialaccounts/<id>/disconnect/
+    provider      TEXT    NOT NULL,              -- 'facebook' or 'twitter'
+    uid           TEXT    NOT NULL,              -- the provider's id for the person
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    profile       TEXT    NOT NULL DEFAULT '{}', -- the provider's last answer about the person (JSON)
+    created_at    INTEGER NOT NULL,              -- when the account was linked
+    last_login_at INTEGER NOT NULL,              -- last login (or connect) through this account
+    UNIQUE (provider, uid)
+);
+CREATE INDEX IF NOT EXISTS social_accounts_user ON social_accounts(user_id);

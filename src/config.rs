@@ -28,6 +28,104 @@ pub struct Config {
     pub security: SecurityConfig,
     pub accounts: AccountsConfig,
     pub mail: MailConfig,
+    pub social: SocialConfig,
+}
+
+/// Social login providers; a provider without credentials is disabled.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SocialConfig {
+    pub facebook: FacebookProviderConfig,
+    pub twitter: TwitterProviderConfig,
+}
+
+/// `[social.facebook]`; `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FacebookProviderConfig {
+    pub app_id: String,
+    pub app_secret: String,
+    /// Graph API base URL, no trailing slash.
+    pub graph_url: String,
+    /// `redirect_uri` of the code flow.
+    pub callback_url: String,
+    pub timeout: Duration,
+}
+
+/// `[social.twitter]`; `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TwitterProviderConfig {
+    pub consumer_key: String,
+    pub consumer_secret: String,
+    /// API base URL, no trailing slash.
+    pub api_url: String,
+    pub timeout: Duration,
+}
+
+impl FacebookProviderConfig {
+    /// Whether both credentials are set.
+    pub fn enabled(&self) -> bool {
+        !self.app_id.is_empty() && !self.app_secret.is_empty()
+    }
+}
+
+impl TwitterProviderConfig {
+    /// Whether both credentials are set.
+    pub fn enabled(&self) -> bool {
+        !self.consumer_key.is_empty() && !self.consumer_secret.is_empty()
+    }
+}
+
+impl Default for FacebookProviderConfig {
+    fn default() -> Self {
+        FacebookProviderConfig {
+            app_id: String::new(),
+            app_secret: String::new(),
+            graph_url: "https://graph.facebook.com/v19.0".to_string(),
+            callback_url: String::new(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for TwitterProviderConfig {
+    fn default() -> Self {
+        TwitterProviderConfig {
+            consumer_key: String::new(),
+            consumer_secret: String::new(),
+            api_url: "https://api.x.com".to_string(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() {
+        "<empty>"
+    } else {
+        "<redacted>"
+    }
+}
+
+impl fmt::Debug for FacebookProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FacebookProviderConfig")
+            .field("app_id", &self.app_id)
+            .field("app_secret", &redacted(&self.app_secret))
+            .field("graph_url", &self.graph_url)
+            .field("callback_url", &self.callback_url)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl fmt::Debug for TwitterProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwitterProviderConfig")
+            .field("consumer_key", &self.consumer_key)
+            .field("consumer_secret", &redacted(&self.consumer_secret))
+            .field("api_url", &self.api_url)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -478,13 +576,16 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 // ---------------------------------------------------------------------------
 
 /// Every section; nested ones are written with a dot, as in `auth.toml`'s headers.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 9] = [
     "server",
     "database",
     "security",
     "accounts",
     "mail",
     "mail.smtp",
+    "social",
+    "social.facebook",
+    "social.twitter",
 ];
 
 /// Parses and validates one raw value into the config; `Err` says what was expected.
@@ -825,6 +926,80 @@ const KEYS: &[Key] = &[
             Ok(())
         },
     },
+    Key {
+        section: "social.facebook",
+        name: "app_id",
+        set: |c, raw| {
+            c.social.facebook.app_id = raw.string()?.trim().to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "social.facebook",
+        name: "app_secret",
+        set: |c, raw| {
+            // Never echo this value: `string()` only reports the type on mismatch.
+            c.social.facebook.app_secret = raw.string()?.to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "social.facebook",
+        name: "graph_url",
+        set: |c, raw| {
+            c.social.facebook.graph_url = base_url(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "social.facebook",
+        name: "callback_url",
+        set: |c, raw| {
+            c.social.facebook.callback_url = raw.string()?.trim().to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "social.facebook",
+        name: "timeout",
+        set: |c, raw| {
+            c.social.facebook.timeout = positive_duration(raw, Duration::from_secs(300), "5m")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "social.twitter",
+        name: "consumer_key",
+        set: |c, raw| {
+            c.social.twitter.consumer_key = raw.string()?.trim().to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "social.twitter",
+        name: "consumer_secret",
+        set: |c, raw| {
+            // Never echo this value: `string()` only reports the type on mismatch.
+            c.social.twitter.consumer_secret = raw.string()?.to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "social.twitter",
+        name: "api_url",
+        set: |c, raw| {
+            c.social.twitter.api_url = base_url(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "social.twitter",
+        name: "timeout",
+        set: |c, raw| {
+            c.social.twitter.timeout = positive_duration(raw, Duration::from_secs(300), "5m")?;
+            Ok(())
+        },
+    },
 ];
 
 const MIN_BODY: u64 = 1024;
@@ -1008,6 +1183,24 @@ fn link_template(s: &str, placeholders: &[&str]) -> Result<String, String> {
     }
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("expected a URL without spaces, found {s:?}"));
+    }
+    Ok(s.to_string())
+}
+
+/// An `http://` or `https://` base URL, without its trailing slash.
+fn base_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("expected an http:// or https:// URL, found {s:?}"))?;
+    if rest.is_empty()
+        || s.chars().any(|c| c.is_whitespace() || c.is_control())
+        || s.contains(['?', '#'])
+    {
+        return Err(format!(
+            "expected a base URL without spaces, query or fragment, found {s:?}"
+        ));
     }
     Ok(s.to_string())
 }

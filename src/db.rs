@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 pub const SCHEMA: &str = include_str!("../schema.sql");
 
 /// The schema version this build writes into `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Errors of the storage layer.
 #[derive(Debug)]
@@ -82,7 +82,7 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // schema.sql holds the final shape and only creates what is missing, so
-    // version 1 -> 2 (new tables email_confirmations and outbox) needs nothing
+    // versions 1 -> 2 -> 3 (new tables email_confirmations, outbox, social_accounts) need nothing
     // more. A step that alters an existing table goes here as
     // `if version < N { tx.execute_batch("ALTER TABLE …")?; }`, before the schema.
     tx.execute_batch(SCHEMA)?;

@@ -12,6 +12,8 @@ pub mod endpoints;
 pub mod mail;
 pub mod security;
 pub mod server;
+pub mod social;
+pub mod timefmt;
 
 use std::sync::Arc;
 

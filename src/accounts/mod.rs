@@ -5,6 +5,7 @@
 
 pub mod confirmations;
 pub mod server_settings;
+pub mod social;
 pub mod tokens;
 pub mod users;
 

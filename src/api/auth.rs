@@ -58,6 +58,14 @@ pub fn authenticate(
     Ok(Some(owner))
 }
 
+/// The key of a `Token` header (call only after authentication succeeded).
+pub fn presented_key(header: Option<&str>) -> String {
+    match parse_authorization(header) {
+        Ok(Credentials::Token(key)) => key,
+        _ => String::new(),
+    }
+}
+
 /// Like [`authenticate`], but a missing credential is a 401 too.
 pub fn require_user(conn: &Connection, header: Option<&str>) -> Result<TokenOwner, ApiError> {
     authenticate(conn, header)?.ok_or(ApiError::NotAuthenticated)

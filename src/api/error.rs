@@ -162,6 +162,24 @@ impl From<AccountError> for ApiError {
     }
 }
 
+impl From<crate::accounts::social::SocialError> for ApiError {
+    fn from(e: crate::accounts::social::SocialError) -> Self {
+        use crate::accounts::social::SocialError;
+        match e {
+            SocialError::EmailTaken => {
+                ApiError::non_field("User is already registered with this e-mail address.")
+            }
+            SocialError::Inactive => {
+                ApiError::non_field("Unable to log in with provided credentials.")
+            }
+            SocialError::OtherUser => ApiError::non_field(
+                "The social account is already connected to a different account.",
+            ),
+            SocialError::Account(e) => e.into(),
+        }
+    }
+}
+
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
         ApiError::Internal(format!("I/O error: {e}"))

@@ -1,5 +1,6 @@
 //! One module per endpoint: parse the input, call the domain, shape the response. No SQL here.
 
+pub mod facebook;
 pub mod login;
 pub mod logout;
 pub mod password_change;
@@ -7,5 +8,7 @@ pub mod password_reset;
 pub mod password_reset_confirm;
 pub mod registration;
 pub mod resend_email;
+pub mod social_accounts;
+pub mod twitter;
 pub mod user;
 pub mod verify_email;

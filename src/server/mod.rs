@@ -41,6 +41,17 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
         "registration" => endpoints::registration::handle(app, req),
         "registration/verify-email" => endpoints::verify_email::handle(app, req),
         "registration/resend-email" => endpoints::resend_email::handle(app, req),
-        _ => Err(ApiError::not_found()),
+        "facebook" => endpoints::facebook::login(app, req),
+        "facebook/connect" => endpoints::facebook::connect(app, req),
+        "twitter" => endpoints::twitter::login(app, req),
+        "twitter/connect" => endpoints::twitter::connect(app, req),
+        "socialaccounts" => endpoints::social_accounts::list(app, req),
+        other => match other
+            .strip_prefix("socialaccounts/")
+            .and_then(|r| r.strip_suffix("/disconnect"))
+        {
+            Some(id) => endpoints::social_accounts::disconnect(app, req, id),
+            None => Err(ApiError::not_found()),
+        },
     }
 }

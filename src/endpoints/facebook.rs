@@ -1,0 +1,121 @@
+//! `POST P/facebook/` (login) and `POST P/facebook/connect/` (link to the logged-in user).
+
+use rouille::{Request, Response};
+use serde_json::json;
+
+use crate::accounts::social::{self, ProviderProfile};
+use crate::api::auth::require_user;
+use crate::api::fields::{char_field, CharSpec};
+use crate::api::input::read_body;
+use crate::api::respond::{method_not_allowed, ok, options};
+use crate::api::{ApiError, FieldErrors};
+use crate::social::facebook::{self, FacebookConfig, FacebookError, Profile};
+use crate::App;
+
+/// Methods of these paths.
+pub const ALLOW: &str = "POST, OPTIONS";
+
+/// `POST P/facebook/`.
+pub fn login(app: &App, req: &Request) -> Result<Response, ApiError> {
+    if !app.config.social.facebook.enabled() {
+        return Err(ApiError::not_found());
+    }
+    match req.method() {
+        "POST" => {}
+        "OPTIONS" => return Ok(options("Facebook Login", ALLOW)),
+        _ => return Err(method_not_allowed(req, ALLOW)),
+    }
+    let profile = verified_profile(app, req)?;
+    let key = app.write(|tx| -> Result<String, ApiError> {
+        Ok(social::login_with(
+            tx,
+            &app.config,
+            &provider_profile(&profile),
+        )?)
+    })?;
+    app.mail_queued();
+    Ok(ok(json!({ "key": key })))
+}
+
+/// `POST P/facebook/connect/`.
+pub fn connect(app: &App, req: &Request) -> Result<Response, ApiError> {
+    if !app.config.social.facebook.enabled() {
+        return Err(ApiError::not_found());
+    }
+    let owner = app.read(|conn| require_user(conn, req.header("Authorization")))?;
+    match req.method() {
+        "POST" => {}
+        "OPTIONS" => return Ok(options("Facebook Connect", ALLOW)),
+        _ => return Err(method_not_allowed(req, ALLOW)),
+    }
+    let profile = verified_profile(app, req)?;
+    app.write(|tx| -> Result<(), ApiError> {
+        Ok(social::connect(
+            tx,
+            owner.user.id,
+            &provider_profile(&profile),
+        )?)
+    })?;
+    Ok(ok(
+        json!({ "key": crate::api::auth::presented_key(req.header("Authorization")) }),
+    ))
+}
+
+/// Reads `access_token` or `code` and asks Facebook who it belongs to.
+fn verified_profile(app: &App, req: &Request) -> Result<Profile, ApiError> {
+    let body = read_body(req, app.config.server.max_body_bytes)?;
+    let mut errors = FieldErrors::new();
+    let access_token = char_field(&body, &mut errors, "access_token", CharSpec::optional(4096));
+    let code = char_field(&body, &mut errors, "code", CharSpec::optional(4096));
+    char_field(&body, &mut errors, "id_token", CharSpec::optional(8192));
+    errors.into_result()?;
+    let fb = &app.config.social.facebook;
+    let cfg = FacebookConfig {
+        graph_url: &fb.graph_url,
+        app_id: &fb.app_id,
+        app_secret: &fb.app_secret,
+        callback_url: &fb.callback_url,
+        timeout: fb.timeout,
+    };
+    let token = match (
+        access_token.filter(|t| !t.is_empty()),
+        code.filter(|c| !c.is_empty()),
+    ) {
+        (Some(token), _) => token,
+        (None, Some(code)) => facebook::exchange_code(&cfg, &code).map_err(|e| match e {
+            FacebookError::Unreachable(why) => unreachable_provider(&why),
+            _ => ApiError::non_field("Failed to exchange code for access token"),
+        })?,
+        (None, None) => {
+            return Err(ApiError::non_field(
+                "Incorrect input. access_token or code is required.",
+            ))
+        }
+    };
+    facebook::profile(&cfg, &token).map_err(|e| match e {
+        FacebookError::Unreachable(why) => unreachable_provider(&why),
+        FacebookError::Refused | FacebookError::BadResponse(_) => {
+            ApiError::non_field("Incorrect value")
+        }
+    })
+}
+
+fn unreachable_provider(why: &str) -> ApiError {
+    eprintln!("restauth: facebook unreachable: {why}");
+    ApiError::Detail(
+        502,
+        "Facebook could not be reached. Try again later.".into(),
+    )
+}
+
+fn provider_profile(p: &Profile) -> ProviderProfile<'_> {
+    ProviderProfile {
+        provider: "facebook",
+        uid: &p.uid,
+        username_hints: vec![&p.name, &p.first_name],
+        first_name: &p.first_name,
+        last_name: &p.last_name,
+        email: p.email.as_deref(),
+        raw: &p.raw,
+    }
+}
