@@ -8,6 +8,7 @@ pub mod password_reset;
 pub mod password_reset_confirm;
 pub mod registration;
 pub mod resend_email;
+pub mod schema;
 pub mod social_accounts;
 pub mod twitter;
 pub mod user;

@@ -24,6 +24,105 @@ pub fn handle(app: &App, req: &Request) -> Response {
     response
 }
 
+/// An endpoint: parameters are the `{…}` segments of its pattern, in order.
+type Handler = fn(&App, &Request, &[&str]) -> Result<Response, ApiError>;
+
+/// One route: the path after the prefix, without slashes at either end
+/// (`{id}` matches one segment), and the methods it allows.
+pub struct Route {
+    /// Path pattern, e.g. `socialaccounts/{id}/disconnect`.
+    pub pattern: &'static str,
+    /// The `Allow` header of the path.
+    pub allow: &'static str,
+    handler: Handler,
+}
+
+/// Every route restauth serves (the OpenAPI document must list exactly these).
+pub const ROUTES: &[Route] = &[
+    Route {
+        pattern: "login",
+        allow: endpoints::login::ALLOW,
+        handler: |a, r, _| endpoints::login::handle(a, r),
+    },
+    Route {
+        pattern: "logout",
+        allow: endpoints::logout::ALLOW,
+        handler: |a, r, _| endpoints::logout::handle(a, r),
+    },
+    Route {
+        pattern: "user",
+        allow: endpoints::user::ALLOW,
+        handler: |a, r, _| endpoints::user::handle(a, r),
+    },
+    Route {
+        pattern: "password/change",
+        allow: endpoints::password_change::ALLOW,
+        handler: |a, r, _| endpoints::password_change::handle(a, r),
+    },
+    Route {
+        pattern: "password/reset",
+        allow: endpoints::password_reset::ALLOW,
+        handler: |a, r, _| endpoints::password_reset::handle(a, r),
+    },
+    Route {
+        pattern: "password/reset/confirm",
+        allow: endpoints::password_reset_confirm::ALLOW,
+        handler: |a, r, _| endpoints::password_reset_confirm::handle(a, r),
+    },
+    Route {
+        pattern: "registration",
+        allow: endpoints::registration::ALLOW,
+        handler: |a, r, _| endpoints::registration::handle(a, r),
+    },
+    Route {
+        pattern: "registration/verify-email",
+        allow: endpoints::verify_email::ALLOW,
+        handler: |a, r, _| endpoints::verify_email::handle(a, r),
+    },
+    Route {
+        pattern: "registration/resend-email",
+        allow: endpoints::resend_email::ALLOW,
+        handler: |a, r, _| endpoints::resend_email::handle(a, r),
+    },
+    Route {
+        pattern: "facebook",
+        allow: endpoints::facebook::ALLOW,
+        handler: |a, r, _| endpoints::facebook::login(a, r),
+    },
+    Route {
+        pattern: "facebook/connect",
+        allow: endpoints::facebook::ALLOW,
+        handler: |a, r, _| endpoints::facebook::connect(a, r),
+    },
+    Route {
+        pattern: "twitter",
+        allow: endpoints::twitter::ALLOW,
+        handler: |a, r, _| endpoints::twitter::login(a, r),
+    },
+    Route {
+        pattern: "twitter/connect",
+        allow: endpoints::twitter::ALLOW,
+        handler: |a, r, _| endpoints::twitter::connect(a, r),
+    },
+    Route {
+        pattern: "socialaccounts",
+        allow: endpoints::social_accounts::LIST_ALLOW,
+        handler: |a, r, _| endpoints::social_accounts::list(a, r),
+    },
+    Route {
+        pattern: "socialaccounts/{id}/disconnect",
+        allow: endpoints::social_accounts::DISCONNECT_ALLOW,
+        handler: |a, r, p| {
+            endpoints::social_accounts::disconnect(a, r, p.first().copied().unwrap_or(""))
+        },
+    },
+    Route {
+        pattern: "schema",
+        allow: endpoints::schema::ALLOW,
+        handler: |a, r, _| endpoints::schema::handle(a, r),
+    },
+];
+
 fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
     let path = req.raw_url().split('?').next().unwrap_or("");
     let rest = path
@@ -31,27 +130,39 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
         .and_then(|r| r.strip_prefix('/'))
         .ok_or_else(ApiError::not_found)?;
     let name = rest.strip_suffix('/').unwrap_or(rest);
-    match name {
-        "login" => endpoints::login::handle(app, req),
-        "logout" => endpoints::logout::handle(app, req),
-        "user" => endpoints::user::handle(app, req),
-        "password/change" => endpoints::password_change::handle(app, req),
-        "password/reset" => endpoints::password_reset::handle(app, req),
-        "password/reset/confirm" => endpoints::password_reset_confirm::handle(app, req),
-        "registration" => endpoints::registration::handle(app, req),
-        "registration/verify-email" => endpoints::verify_email::handle(app, req),
-        "registration/resend-email" => endpoints::resend_email::handle(app, req),
-        "facebook" => endpoints::facebook::login(app, req),
-        "facebook/connect" => endpoints::facebook::connect(app, req),
-        "twitter" => endpoints::twitter::login(app, req),
-        "twitter/connect" => endpoints::twitter::connect(app, req),
-        "socialaccounts" => endpoints::social_accounts::list(app, req),
-        other => match other
-            .strip_prefix("socialaccounts/")
-            .and_then(|r| r.strip_suffix("/disconnect"))
-        {
-            Some(id) => endpoints::social_accounts::disconnect(app, req, id),
-            None => Err(ApiError::not_found()),
-        },
+    for r in ROUTES {
+        if let Some(params) = match_pattern(r.pattern, name) {
+            return (r.handler)(app, req, &params);
+        }
+    }
+    Err(ApiError::not_found())
+}
+
+/// The `{…}` segments of `path` if it matches `pattern`.
+fn match_pattern<'a>(pattern: &str, path: &'a str) -> Option<Vec<&'a str>> {
+    let mut params = Vec::new();
+    let mut pattern_parts = pattern.split('/');
+    let mut path_parts = path.split('/');
+    loop {
+        match (pattern_parts.next(), path_parts.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(s)) if p.starts_with('{') && !s.is_empty() => params.push(s),
+            (Some(p), Some(s)) if p == s => {}
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::match_pattern;
+
+    #[test]
+    fn patterns() {
+        assert_eq!(match_pattern("login", "login"), Some(vec![]));
+        assert_eq!(match_pattern("login", "login/x"), None);
+        assert_eq!(match_pattern("a/{id}/b", "a/12/b"), Some(vec!["12"]));
+        assert_eq!(match_pattern("a/{id}/b", "a//b"), None);
+        assert_eq!(match_pattern("a/{id}/b", "a/1/2/b"), None);
     }
 }
