@@ -29,6 +29,47 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub mail: MailConfig,
     pub social: SocialConfig,
+    pub throttle: ThrottleConfig,
+}
+
+/// `[throttle]`: rates per client address (and per account or address where named), and the softlock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    pub enabled: bool,
+    /// login/, facebook/, twitter/ per client address.
+    pub login: Rate,
+    pub registration: Rate,
+    pub password_reset: Rate,
+    /// Reset mails per target address.
+    pub password_reset_per_email: Rate,
+    pub resend_email: Rate,
+    /// Confirmation mails per target address.
+    pub resend_email_per_email: Rate,
+    pub verify_email: Rate,
+    pub softlock_threshold: u32,
+    pub softlock_base: Duration,
+    pub softlock_max: Duration,
+}
+
+pub use crate::security::throttle::Rate;
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        let rate = |s: &str| Rate::parse(s).expect("built-in rate");
+        ThrottleConfig {
+            enabled: true,
+            login: rate("20/min"),
+            registration: rate("10/h"),
+            password_reset: rate("10/h"),
+            password_reset_per_email: rate("3/h"),
+            resend_email: rate("10/h"),
+            resend_email_per_email: rate("3/h"),
+            verify_email: rate("30/min"),
+            softlock_threshold: 5,
+            softlock_base: Duration::from_secs(1),
+            softlock_max: Duration::from_secs(900),
+        }
+    }
 }
 
 /// Social login providers; a provider without credentials is disabled.
@@ -138,6 +179,12 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Addresses (or CIDR ranges) of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Exact origins (`https://app.example.com`) allowed by CORS; empty = no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
+    /// Send `Access-Control-Allow-Credentials: true` to allowed origins.
+    pub cors_allow_credentials: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +314,9 @@ impl Default for ServerConfig {
             prefix: "/rest-auth".to_string(),
             workers: available_cpus().saturating_mul(4).max(4),
             max_body_bytes: 65_536,
+            trusted_proxies: Vec::new(),
+            cors_allowed_origins: Vec::new(),
+            cors_allow_credentials: false,
         }
     }
 }
@@ -576,7 +626,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 // ---------------------------------------------------------------------------
 
 /// Every section; nested ones are written with a dot, as in `auth.toml`'s headers.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "database",
     "security",
@@ -586,6 +636,7 @@ const SECTIONS: [&str; 9] = [
     "social",
     "social.facebook",
     "social.twitter",
+    "throttle",
 ];
 
 /// Parses and validates one raw value into the config; `Err` says what was expected.
@@ -997,6 +1048,135 @@ const KEYS: &[Key] = &[
         name: "timeout",
         set: |c, raw| {
             c.social.twitter.timeout = positive_duration(raw, Duration::from_secs(300), "5m")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "trusted_proxies",
+        set: |c, raw| {
+            let list = raw.list()?;
+            for item in &list {
+                crate::api::client::parse_cidr(item)?;
+            }
+            c.server.trusted_proxies = list.iter().map(|s| s.trim().to_string()).collect();
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "cors_allowed_origins",
+        set: |c, raw| {
+            let list = raw.list()?;
+            for item in &list {
+                let o = item.trim();
+                let ok = (o.starts_with("http://") || o.starts_with("https://"))
+                    && !o.ends_with('/')
+                    && !o.chars().any(|ch| ch.is_whitespace());
+                if !ok {
+                    return Err(format!(
+                        "expected exact origins such as \"https://app.example.com\" (scheme, host, optional port, no path), found {o:?}"
+                    ));
+                }
+            }
+            c.server.cors_allowed_origins = list.iter().map(|s| s.trim().to_string()).collect();
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "cors_allow_credentials",
+        set: |c, raw| {
+            c.server.cors_allow_credentials = raw.boolean()?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "enabled",
+        set: |c, raw| {
+            c.throttle.enabled = raw.boolean()?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "login",
+        set: |c, raw| {
+            c.throttle.login = Rate::parse(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "registration",
+        set: |c, raw| {
+            c.throttle.registration = Rate::parse(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "password_reset",
+        set: |c, raw| {
+            c.throttle.password_reset = Rate::parse(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "password_reset_per_email",
+        set: |c, raw| {
+            c.throttle.password_reset_per_email = Rate::parse(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "resend_email",
+        set: |c, raw| {
+            c.throttle.resend_email = Rate::parse(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "resend_email_per_email",
+        set: |c, raw| {
+            c.throttle.resend_email_per_email = Rate::parse(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "verify_email",
+        set: |c, raw| {
+            c.throttle.verify_email = Rate::parse(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "softlock_threshold",
+        set: |c, raw| {
+            let n = usize_in(raw, 1, 1000)?;
+            c.throttle.softlock_threshold = u32::try_from(n).map_err(|_| "too large")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "softlock_base",
+        set: |c, raw| {
+            c.throttle.softlock_base = positive_duration(raw, Duration::from_secs(3600), "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "softlock_max",
+        set: |c, raw| {
+            c.throttle.softlock_max = positive_duration(raw, Duration::from_secs(86_400), "1d")?;
             Ok(())
         },
     },

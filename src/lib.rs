@@ -22,6 +22,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub use config::Config;
 use security::hash_limiter::HashLimiter;
 use security::password::{self, Verified};
+use security::throttle::{Rate, SoftlockPolicy, SystemClock, Throttle};
 
 /// Errors that stop the server from starting.
 #[derive(Debug)]
@@ -64,6 +65,10 @@ pub struct App {
     pub secret_key: String,
     /// The mail worker, when serving (the CLI leaves mail to the server).
     pub mailer: Option<mail::worker::MailWorker>,
+    /// Request rates and account softlocks (in memory).
+    pub throttle: Throttle,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<api::client::Cidr>,
 }
 
 impl App {
@@ -81,12 +86,26 @@ impl App {
         })?;
         let hashes = HashLimiter::new(config.security.effective_max_concurrent_hashes());
         let pool = db::Pool::new(db_path, config.database.busy_timeout, conn);
+        let policy = SoftlockPolicy {
+            threshold: config.throttle.softlock_threshold,
+            base: config.throttle.softlock_base,
+            max: config.throttle.softlock_max,
+        };
+        let throttle = Throttle::new(Arc::new(SystemClock), policy);
+        let trusted_proxies = config
+            .server
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| api::client::parse_cidr(p).ok())
+            .collect();
         Ok(App {
             config,
             pool,
             hashes,
             secret_key,
             mailer: None,
+            throttle,
+            trusted_proxies,
         })
     }
 
@@ -129,6 +148,41 @@ impl App {
         let iterations = self.config.security.password_iterations;
         self.hashes
             .run(|| password::verify_password(password, encoded, iterations))
+    }
+
+    /// Counts a request from this client under `rate` (the scope names the counter).
+    pub fn throttle_client(
+        &self,
+        req: &rouille::Request,
+        scope: &str,
+        rate: impl Fn(&config::ThrottleConfig) -> Rate,
+    ) -> Result<(), api::ApiError> {
+        let ip = api::client::client_ip(req, &self.trusted_proxies);
+        self.throttle_key(&format!("{scope}:ip:{ip}"), rate)
+    }
+
+    /// Counts a request for any key (an email address, say) under `rate`.
+    pub fn throttle_key(
+        &self,
+        key: &str,
+        rate: impl Fn(&config::ThrottleConfig) -> Rate,
+    ) -> Result<(), api::ApiError> {
+        if !self.config.throttle.enabled {
+            return Ok(());
+        }
+        self.throttle
+            .hit(key, rate(&self.config.throttle))
+            .map_err(|w| api::ApiError::Throttled(w.0))
+    }
+
+    /// 429 while `account` is softlocked.
+    pub fn check_softlock(&self, account: &str) -> Result<(), api::ApiError> {
+        if !self.config.throttle.enabled {
+            return Ok(());
+        }
+        self.throttle
+            .check_softlock(account)
+            .map_err(|w| api::ApiError::Throttled(w.0))
     }
 
     /// Tells the mail worker that a committed transaction queued mail.

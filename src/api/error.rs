@@ -75,6 +75,8 @@ pub enum ApiError {
         /// The methods the path supports.
         allow: &'static str,
     },
+    /// 429: over a rate or softlocked; wait this many seconds.
+    Throttled(u64),
     /// A failure of ours; logged, answered with a generic 500.
     Internal(String),
 }
@@ -126,6 +128,11 @@ impl ApiError {
                 &json!({ "detail": format!("Method \"{method}\" not allowed.") }),
             )
             .with_additional_header("Allow", *allow),
+            ApiError::Throttled(wait) => json_response(
+                429,
+                &json!({ "detail": format!("Request was throttled. Expected available in {wait} seconds.") }),
+            )
+            .with_additional_header("Retry-After", wait.to_string()),
             ApiError::Internal(what) => {
                 eprintln!("restauth: internal error: {what}");
                 json_response(500, &json!({"detail": "A server error occurred."}))

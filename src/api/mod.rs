@@ -1,6 +1,7 @@
 //! Request/response plumbing shared by the endpoints.
 
 pub mod auth;
+pub mod client;
 pub mod email;
 pub mod error;
 pub mod fields;

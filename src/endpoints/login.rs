@@ -25,6 +25,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         "OPTIONS" => return Ok(options("Login", ALLOW)),
         _ => return Err(method_not_allowed(req, ALLOW)),
     }
+    app.throttle_client(req, "login", |t| t.login)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let username = char_field(&body, &mut errors, "username", CharSpec::optional(254));
@@ -76,6 +77,14 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         })
     })?;
 
+    // The softlock key: the account when the identifier names one, else the
+    // identifier itself; both behave the same, so existence is not revealed.
+    let lock_key = match (candidates.first(), &lookup) {
+        (Some(user), _) => format!("user:{}", user.id),
+        (None, Lookup::Email(e)) => format!("login:{}", e.to_lowercase()),
+        (None, Lookup::Username { name, .. }) => format!("login:{}", name.to_lowercase()),
+    };
+    app.check_softlock(&lock_key)?;
     let nobody = candidates.is_empty();
     let mut matched = None;
     for user in candidates {
@@ -90,8 +99,10 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
             // Nobody to check against: spend the time a check costs anyway.
             app.spend_equal_time(&password);
         }
+        app.throttle.login_failed(&lock_key);
         return Err(ApiError::non_field(UNABLE));
     };
+    app.throttle.clear(&lock_key);
     if !user.is_active {
         return Err(ApiError::non_field(UNABLE));
     }

@@ -32,7 +32,14 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::new();
     if app.config.accounts.old_password_field_enabled {
         if let Some(old) = char_field(&body, &mut errors, "old_password", CharSpec::required(128)) {
-            if !app.verify_password(&old, &user.password).ok {
+            // A stolen token must not become a way to guess the password:
+            // wrong old passwords count towards the account's softlock.
+            let lock_key = format!("user:{}", user.id);
+            app.check_softlock(&lock_key)?;
+            if app.verify_password(&old, &user.password).ok {
+                app.throttle.clear(&lock_key);
+            } else {
+                app.throttle.login_failed(&lock_key);
                 errors.add(
                     "old_password",
                     "Your old password was entered incorrectly. Please enter it again.",

@@ -22,11 +22,16 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         "OPTIONS" => return Ok(options("Password Reset", ALLOW)),
         _ => return Err(method_not_allowed(req, ALLOW)),
     }
+    app.throttle_client(req, "password_reset", |t| t.password_reset)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let email = email_field(&body, &mut errors, "email", CharSpec::required(254));
     errors.into_result()?;
     let email = email.unwrap_or_default();
+    app.throttle_key(
+        &format!("password_reset:to:{}", email.to_lowercase()),
+        |t| t.password_reset_per_email,
+    )?;
     let queued = app.write(|tx| -> Result<bool, ApiError> {
         let mut queued = false;
         for user in users::by_email(tx, &email, MAX_RECIPIENTS)? {

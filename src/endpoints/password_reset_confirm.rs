@@ -22,6 +22,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         "OPTIONS" => return Ok(options("Password Reset Confirm", ALLOW)),
         _ => return Err(method_not_allowed(req, ALLOW)),
     }
+    app.throttle_client(req, "password_reset", |t| t.password_reset)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let new1 = char_field(&body, &mut errors, "new_password1", CharSpec::required(128));
@@ -71,6 +72,8 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         tokens::revoke_all_for_user(tx, user.id, None)?;
         Ok(())
     })?;
+    // The owner proved control of the address: lift any softlock.
+    app.throttle.clear(&format!("user:{}", user.id));
     Ok(detail("Password has been reset with the new password."))
 }
 

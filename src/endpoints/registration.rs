@@ -28,6 +28,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         "OPTIONS" => return Ok(options("Register", ALLOW)),
         _ => return Err(method_not_allowed(req, ALLOW)),
     }
+    app.throttle_client(req, "registration", |t| t.registration)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let verification = app.config.accounts.email_verification;
     // A mandatory confirmation needs an address to confirm.

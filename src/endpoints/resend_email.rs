@@ -23,12 +23,16 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         "OPTIONS" => return Ok(options("Resend Email Verification", ALLOW)),
         _ => return Err(method_not_allowed(req, ALLOW)),
     }
+    app.throttle_client(req, "resend_email", |t| t.resend_email)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     // Required, unlike dj-rest-auth, where an empty body mails the first unverified address in the database.
     let email = email_field(&body, &mut errors, "email", CharSpec::required(254));
     errors.into_result()?;
     let email = email.unwrap_or_default();
+    app.throttle_key(&format!("resend_email:to:{}", email.to_lowercase()), |t| {
+        t.resend_email_per_email
+    })?;
     if app.config.accounts.email_verification != EmailVerification::None {
         let queued = app.write(|tx| -> Result<bool, ApiError> {
             let mut queued = false;

@@ -25,6 +25,7 @@ pub fn login(app: &App, req: &Request) -> Result<Response, ApiError> {
         "OPTIONS" => return Ok(options("Twitter Login", ALLOW)),
         _ => return Err(method_not_allowed(req, ALLOW)),
     }
+    app.throttle_client(req, "login", |t| t.login)?;
     let profile = verified_profile(app, req)?;
     let key = app.write(|tx| -> Result<String, ApiError> {
         Ok(social::login_with(

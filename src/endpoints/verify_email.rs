@@ -19,6 +19,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         "OPTIONS" => return Ok(options("Verify Email", ALLOW)),
         _ => return Err(method_not_allowed(req, ALLOW)),
     }
+    app.throttle_client(req, "verify_email", |t| t.verify_email)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let key = char_field(&body, &mut errors, "key", CharSpec::required(256));

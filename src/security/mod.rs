@@ -4,5 +4,6 @@ pub mod hash_limiter;
 pub mod password;
 pub mod random;
 pub mod reset_token;
+pub mod throttle;
 pub mod tokens;
 pub mod validators;

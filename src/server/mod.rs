@@ -1,5 +1,6 @@
 //! The router: method + path → endpoint, body-size guard, one log line per request.
 
+mod browser;
 mod log;
 mod oversize;
 
@@ -20,6 +21,7 @@ pub fn handle(app: &App, req: &Request) -> Response {
         Some(refusal) => refusal,
         None => route(app, req).unwrap_or_else(|e| e.to_response()),
     };
+    let response = browser::finish(app, req, response);
     log::request(req, response.status_code, started.elapsed());
     response
 }
@@ -132,6 +134,9 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
     let name = rest.strip_suffix('/').unwrap_or(rest);
     for r in ROUTES {
         if let Some(params) = match_pattern(r.pattern, name) {
+            if let Some(answer) = browser::preflight(app, req, r.allow) {
+                return Ok(answer);
+            }
             return (r.handler)(app, req, &params);
         }
     }

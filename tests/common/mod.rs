@@ -67,7 +67,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "[server]\nbind = \"127.0.0.1:0\"\nworkers = 4\n\n[database]\npath = \"{}\"\n\n[security]\npassword_iterations = {TEST_ITERATIONS}\n\n[mail]\nspool_dir = \"{}\"\n",
+                "[server]\nbind = \"127.0.0.1:0\"\nworkers = 4\n\n[database]\npath = \"{}\"\n\n[security]\npassword_iterations = {TEST_ITERATIONS}\n\n[mail]\nspool_dir = \"{}\"\n\n# Throttling has its own tests (tests/throttle.rs); elsewhere it would only count requests.\n[throttle]\nenabled = false\n",
                 dir.0.join("restauth.sqlite3").display(),
                 dir.0.join("mail").display()
             ),

@@ -1,0 +1,126 @@
+//! Who the client is: the socket address, or `X-Forwarded-For` from trusted proxies only.
+
+use std::net::IpAddr;
+
+use rouille::Request;
+
+/// An address range: an IP with a prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is inside the range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Parses `10.0.0.1`, `10.0.0.0/8`, `::1` or `fd00::/8`.
+pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
+    let s = s.trim();
+    let bad =
+        || format!("expected an IP address or CIDR range such as \"10.0.0.0/8\", found {s:?}");
+    let (addr, bits) = match s.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s, None),
+    };
+    let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(bad)?,
+        None => max,
+    };
+    Ok(Cidr { addr, bits })
+}
+
+/// The client's address. From a trusted proxy, the rightmost `X-Forwarded-For`
+/// entry that is not itself a trusted proxy (entries left of it can be forged
+/// by the client); from anyone else, the socket address.
+pub fn client_ip(req: &Request, trusted: &[Cidr]) -> IpAddr {
+    let peer = req.remote_addr().ip();
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let Some(header) = req.header("X-Forwarded-For") else {
+        return peer;
+    };
+    for entry in header.rsplit(',') {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) if is_trusted(ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_ranges() {
+        let c = parse_cidr("10.0.0.0/8").unwrap();
+        assert!(c.contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.contains("11.0.0.1".parse().unwrap()));
+        assert!(parse_cidr("127.0.0.1")
+            .unwrap()
+            .contains("127.0.0.1".parse().unwrap()));
+        assert!(parse_cidr("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(parse_cidr("fd00::/8")
+            .unwrap()
+            .contains("fd12::1".parse().unwrap()));
+        assert!(parse_cidr("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        for bad in ["", "10.0.0.0/33", "nope", "10.0.0.0/x"] {
+            assert!(parse_cidr(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_only_from_trusted_peers() {
+        let req = |xff: &str| {
+            rouille::Request::fake_http_from(
+                "127.0.0.1:5000".parse().unwrap(),
+                "GET",
+                "/",
+                vec![("X-Forwarded-For".into(), xff.into())],
+                vec![],
+            )
+        };
+        let trusted = [parse_cidr("127.0.0.1").unwrap()];
+        assert_eq!(
+            client_ip(&req("1.1.1.1, 2.2.2.2"), &trusted),
+            "2.2.2.2".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(&req("1.1.1.1, 127.0.0.1"), &trusted),
+            "1.1.1.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(&req("garbage"), &trusted),
+            "127.0.0.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(&req("1.1.1.1"), &[]),
+            "127.0.0.1".parse::<IpAddr>().unwrap()
+        );
+    }
+}

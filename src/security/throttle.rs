@@ -1,0 +1,308 @@
+//! Request throttling (DRF's rate format) and the account softlock, in memory.
+//!
+//! # Rates
+//! A rate is `N/period` (`"10/min"`): at most N requests per key in any
+//! sliding window of that period, as DRF's `SimpleRateThrottle`. Over the
+//! limit the answer is 429 `Request was throttled. Expected available in N
+//! seconds.` with `Retry-After: N`.
+//!
+//! # Softlock (per account, whatever the client address)
+//! ```text
+//!            failure (count < threshold)
+//!   Open ──────────────────────────────────┐
+//!    ▲  │ failure (count ≥ threshold)       │ count += 1
+//!    │  ▼                                  ▼
+//!    │ Delayed(until = now + base·2^(count−threshold), at most max)
+//!    │  │ any attempt before `until` → 429 (the password is not even checked)
+//!    │  │ attempt after `until`: wrong → Delayed again (longer), right → Open
+//!    └──┴── success, or a password reset, or a day without failures → Open (count = 0)
+//! ```
+//! The delay is capped, so an attacker can slow an account down but never
+//! lock its owner out for good; the owner can always reset the password,
+//! which clears the state. Keys are the account's id when the typed
+//! identifier matches a user and the identifier itself otherwise, and both
+//! behave identically, so the softlock does not reveal which accounts exist.
+//!
+//! All state is in memory: a restart clears every counter and every softlock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A source of the current time (injectable for tests).
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Instant;
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// `N` requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests allowed per window.
+    pub count: u32,
+    /// Window length.
+    pub period: Duration,
+}
+
+impl Rate {
+    /// Parses DRF's format: `"10/min"`, `"5/h"`, `"100/day"`, `"3/s"` (only the period's first letter counts).
+    pub fn parse(s: &str) -> Result<Rate, String> {
+        let bad =
+            || format!("expected a rate such as \"10/min\" (N per s, min, h or day), found {s:?}");
+        let (n, period) = s.trim().split_once('/').ok_or_else(bad)?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        let secs = match period.trim().chars().next().map(|c| c.to_ascii_lowercase()) {
+            Some('s') => 1,
+            Some('m') => 60,
+            Some('h') => 3600,
+            Some('d') => 86_400,
+            _ => return Err(bad()),
+        };
+        if count == 0 {
+            return Err(bad());
+        }
+        Ok(Rate {
+            count,
+            period: Duration::from_secs(secs),
+        })
+    }
+}
+
+/// Softlock parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct SoftlockPolicy {
+    /// Failures allowed before delays start.
+    pub threshold: u32,
+    /// First delay; doubles with each further failure.
+    pub base: Duration,
+    /// Longest delay.
+    pub max: Duration,
+}
+
+#[derive(Default)]
+struct LockState {
+    failures: u32,
+    until: Option<Instant>,
+    last_failure: Option<Instant>,
+}
+
+/// Throttle counters and softlocks for the whole server.
+pub struct Throttle {
+    clock: Arc<dyn Clock>,
+    windows: Mutex<HashMap<String, Vec<Instant>>>,
+    locks: Mutex<HashMap<String, LockState>>,
+    softlock: SoftlockPolicy,
+}
+
+/// How long to wait, when refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait(pub u64);
+
+/// Entries kept before stale ones are swept.
+const SWEEP_AT: usize = 50_000;
+const DAY: Duration = Duration::from_secs(86_400);
+
+impl Throttle {
+    /// A throttle reading time from `clock`.
+    pub fn new(clock: Arc<dyn Clock>, softlock: SoftlockPolicy) -> Throttle {
+        Throttle {
+            clock,
+            windows: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
+            softlock,
+        }
+    }
+
+    /// Counts one request for `key` under `rate`; `Err(wait)` when over the limit
+    /// (a refused request is not counted, as DRF).
+    pub fn hit(&self, key: &str, rate: Rate) -> Result<(), Wait> {
+        let now = self.clock.now();
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.len() >= SWEEP_AT {
+            windows.retain(|_, hits| hits.last().is_some_and(|t| now.duration_since(*t) < DAY));
+        }
+        let hits = windows.entry(key.to_string()).or_default();
+        hits.retain(|t| now.duration_since(*t) < rate.period);
+        if hits.len() >= rate.count as usize {
+            let oldest = hits[0];
+            let wait = rate.period.saturating_sub(now.duration_since(oldest));
+            return Err(Wait(ceil_secs(wait)));
+        }
+        hits.push(now);
+        Ok(())
+    }
+
+    /// `Err(wait)` while `account` is softlocked.
+    pub fn check_softlock(&self, account: &str) -> Result<(), Wait> {
+        let now = self.clock.now();
+        let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        match locks.get(account).and_then(|s| s.until) {
+            Some(until) if until > now => Err(Wait(ceil_secs(until - now))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a failed login for `account`.
+    pub fn login_failed(&self, account: &str) {
+        let now = self.clock.now();
+        let p = self.softlock;
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if locks.len() >= SWEEP_AT {
+            locks.retain(|_, s| s.last_failure.is_some_and(|t| now.duration_since(t) < DAY));
+        }
+        let state = locks.entry(account.to_string()).or_default();
+        if state
+            .last_failure
+            .is_some_and(|t| now.duration_since(t) >= DAY)
+        {
+            *state = LockState::default();
+        }
+        state.failures = state.failures.saturating_add(1);
+        state.last_failure = Some(now);
+        if state.failures >= p.threshold {
+            let doublings = (state.failures - p.threshold).min(30);
+            let delay = p.base.saturating_mul(1u32 << doublings).min(p.max);
+            state.until = Some(now + delay);
+        }
+    }
+
+    /// Clears `account`'s softlock (a successful login or password reset).
+    pub fn clear(&self, account: &str) {
+        self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(account);
+    }
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    let secs = d.as_secs();
+    if d.subsec_nanos() > 0 {
+        secs + 1
+    } else {
+        secs.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clock the test moves by hand.
+    struct FakeClock(Mutex<Instant>);
+
+    impl FakeClock {
+        fn advance(&self, d: Duration) {
+            *self.0.lock().unwrap() += d;
+        }
+    }
+
+    impl Clock for FakeClock {
+        fn now(&self) -> Instant {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    fn setup() -> (Arc<FakeClock>, Throttle) {
+        let clock = Arc::new(FakeClock(Mutex::new(Instant::now())));
+        let policy = SoftlockPolicy {
+            threshold: 3,
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+        };
+        (clock.clone(), Throttle::new(clock, policy))
+    }
+
+    #[test]
+    fn rates_parse_like_drf() {
+        assert_eq!(
+            Rate::parse("10/min").unwrap(),
+            Rate {
+                count: 10,
+                period: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(
+            Rate::parse("5/hour").unwrap().period,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            Rate::parse("1/d").unwrap().period,
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(Rate::parse("3/sec").unwrap().period, Duration::from_secs(1));
+        for bad in ["", "10", "x/min", "0/min", "10/week", "-1/s"] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sliding_window() {
+        let (clock, t) = setup();
+        let rate = Rate::parse("3/min").unwrap();
+        for _ in 0..3 {
+            assert!(t.hit("ip", rate).is_ok());
+        }
+        clock.advance(Duration::from_secs(20));
+        assert_eq!(t.hit("ip", rate), Err(Wait(40)));
+        assert!(t.hit("other-ip", rate).is_ok(), "keys are separate");
+        clock.advance(Duration::from_secs(40));
+        for _ in 0..3 {
+            assert!(t.hit("ip", rate).is_ok(), "the old hits left the window");
+        }
+        assert_eq!(t.hit("ip", rate), Err(Wait(60)));
+    }
+
+    #[test]
+    fn softlock_grows_is_capped_and_clears() {
+        let (clock, t) = setup();
+        for _ in 0..2 {
+            t.login_failed("user:1");
+            assert!(t.check_softlock("user:1").is_ok(), "below the threshold");
+        }
+        t.login_failed("user:1"); // 3rd: 2 s
+        assert_eq!(t.check_softlock("user:1"), Err(Wait(2)));
+        clock.advance(Duration::from_secs(2));
+        assert!(t.check_softlock("user:1").is_ok());
+        t.login_failed("user:1"); // 4th: 4 s
+        assert_eq!(t.check_softlock("user:1"), Err(Wait(4)));
+        for _ in 0..20 {
+            t.login_failed("user:1");
+        }
+        assert_eq!(
+            t.check_softlock("user:1"),
+            Err(Wait(60)),
+            "never more than max"
+        );
+        clock.advance(Duration::from_secs(60));
+        assert!(
+            t.check_softlock("user:1").is_ok(),
+            "the owner gets a try after max"
+        );
+        t.login_failed("user:1");
+        t.clear("user:1");
+        assert!(
+            t.check_softlock("user:1").is_ok(),
+            "a reset or success clears it"
+        );
+    }
+
+    #[test]
+    fn a_quiet_day_forgets_old_failures() {
+        let (clock, t) = setup();
+        t.login_failed("x");
+        t.login_failed("x");
+        clock.advance(DAY);
+        t.login_failed("x");
+        assert!(t.check_softlock("x").is_ok(), "count restarted");
+    }
+}

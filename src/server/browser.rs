@@ -1,0 +1,58 @@
+//! What browsers need: CORS for configured origins, and safe default headers.
+
+use rouille::{Request, Response};
+
+use crate::App;
+
+/// Headers a browser frontend may send.
+const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Accept, Accept-Language";
+/// How long a browser may cache a preflight answer, in seconds.
+const PREFLIGHT_MAX_AGE: &str = "600";
+
+/// The allowed origin of `req`, if it sent one that is configured.
+fn allowed_origin<'a>(app: &App, req: &'a Request) -> Option<&'a str> {
+    let origin = req.header("Origin")?;
+    app.config
+        .server
+        .cors_allowed_origins
+        .iter()
+        .any(|o| o == origin)
+        .then_some(origin)
+}
+
+/// Answers a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`)
+/// without authentication, as browsers send none with it.
+pub fn preflight(app: &App, req: &Request, allow: &'static str) -> Option<Response> {
+    if req.method() != "OPTIONS" || req.header("Access-Control-Request-Method").is_none() {
+        return None;
+    }
+    let mut response = Response::empty_204().with_additional_header("Allow", allow);
+    if allowed_origin(app, req).is_some() {
+        response = response
+            .with_additional_header("Access-Control-Allow-Methods", allow)
+            .with_additional_header("Access-Control-Allow-Headers", ALLOWED_HEADERS)
+            .with_additional_header("Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
+    }
+    Some(response)
+}
+
+/// Adds the security headers every response carries, and CORS headers for allowed origins.
+pub fn finish(app: &App, req: &Request, mut response: Response) -> Response {
+    response = response
+        .with_additional_header("X-Content-Type-Options", "nosniff")
+        .with_additional_header("X-Frame-Options", "DENY")
+        .with_additional_header("Referrer-Policy", "same-origin")
+        // Tokens, keys and personal data: never cached, by browsers or proxies.
+        .with_additional_header("Cache-Control", "no-store");
+    if let Some(origin) = allowed_origin(app, req) {
+        response = response
+            .with_additional_header("Access-Control-Allow-Origin", origin.to_string())
+            .with_additional_header("Vary", "Origin");
+        if app.config.server.cors_allow_credentials {
+            response = response.with_additional_header("Access-Control-Allow-Credentials", "true");
+        }
+    } else if !app.config.server.cors_allowed_origins.is_empty() {
+        response = response.with_additional_header("Vary", "Origin");
+    }
+    response
+}
