@@ -185,6 +185,8 @@ pub struct ServerConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Send `Access-Control-Allow-Credentials: true` to allowed origins.
     pub cors_allow_credentials: bool,
+    /// A body that stops arriving for this long gets 408 (frees the worker).
+    pub read_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,6 +319,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             cors_allowed_origins: Vec::new(),
             cors_allow_credentials: false,
+            read_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -1177,6 +1180,14 @@ const KEYS: &[Key] = &[
         name: "softlock_max",
         set: |c, raw| {
             c.throttle.softlock_max = positive_duration(raw, Duration::from_secs(86_400), "1d")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "read_timeout",
+        set: |c, raw| {
+            c.server.read_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
             Ok(())
         },
     },

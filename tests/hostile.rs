@@ -264,3 +264,30 @@ fn logs_hold_no_secrets() {
         assert!(!logs.contains(secret), "secret in logs:\n{logs}");
     }
 }
+
+#[test]
+fn stalled_bodies_free_their_workers() {
+    // Two workers, both taken by clients that declare a body and stop sending.
+    let s = Server::start_with(&[
+        ("RESTAUTH_SERVER_WORKERS", "2"),
+        ("RESTAUTH_SERVER_READ_TIMEOUT", "1s"),
+    ]);
+    use std::io::{Read, Write};
+    let stalled: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+            c.write_all(b"POST /rest-auth/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"user")
+                .unwrap();
+            c
+        })
+        .collect();
+    // A normal request is still answered once the read timeout frees a worker.
+    still_alive(&s);
+    for mut c in stalled {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut head = [0u8; 12];
+        c.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 408");
+    }
+}

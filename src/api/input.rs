@@ -59,7 +59,12 @@ fn read_bounded(req: &Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut buf = Vec::new();
     data.take(limit as u64 + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| ApiError::Detail(400, format!("Could not read the request body: {e}")))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                ApiError::Detail(408, "The request body did not arrive in time.".into())
+            }
+            _ => ApiError::Detail(400, format!("Could not read the request body: {e}")),
+        })?;
     if buf.len() > limit {
         return Err(ApiError::too_large(limit));
     }

@@ -3,6 +3,7 @@
 mod browser;
 mod log;
 mod oversize;
+mod sockets;
 
 use std::time::Instant;
 
@@ -19,11 +20,31 @@ pub fn handle(app: &App, req: &Request) -> Response {
     let started = Instant::now();
     let response = match oversize::check(req, app.config.server.max_body_bytes) {
         Some(refusal) => refusal,
-        None => route(app, req).unwrap_or_else(|e| e.to_response()),
+        None => {
+            if streams_body(req) {
+                // tiny_http reads bodies over 1 KiB while the worker reads them:
+                // a client that stops sending must not hold the worker forever.
+                sockets::set_timeouts_for_peer(
+                    *req.remote_addr(),
+                    oversize::local_port(),
+                    app.config.server.read_timeout,
+                );
+            }
+            route(app, req).unwrap_or_else(|e| e.to_response())
+        }
     };
     let response = browser::finish(app, req, response);
     log::request(req, response.status_code, started.elapsed());
     response
+}
+
+/// Whether tiny_http left the body on the socket (it reads up to 1 KiB itself).
+fn streams_body(req: &Request) -> bool {
+    let declared = req
+        .header("Content-Length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    declared > 1024 || req.header("Transfer-Encoding").is_some()
 }
 
 /// An endpoint: parameters are the `{…}` segments of its pattern, in order.

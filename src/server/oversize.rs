@@ -48,6 +48,11 @@ pub fn set_local_port(port: u16) {
     raise_open_file_limit();
 }
 
+/// The port set by [`set_local_port`].
+pub fn local_port() -> u16 {
+    LOCAL_PORT.load(Ordering::Relaxed)
+}
+
 /// How many connections have been parked since start.
 pub fn parked_connections() -> usize {
     PARKED.load(Ordering::Relaxed)
@@ -92,7 +97,7 @@ impl Upgrade for Park {
     fn build(&mut self, mut socket: Box<dyn rouille::ReadWrite + Send>) {
         // The client may already be gone; nothing more to do then.
         let _ = socket.write_all(&self.body).and_then(|()| socket.flush());
-        shutdown_socket(self.peer, LOCAL_PORT.load(Ordering::Relaxed));
+        super::sockets::shutdown_socket(self.peer, LOCAL_PORT.load(Ordering::Relaxed));
         PARKED.fetch_add(1, Ordering::Relaxed);
         eprintln!(
             "restauth: refused a body declared over {DRAIN_SAFE_BYTES} bytes from {}; connection parked ({} so far)",
@@ -101,74 +106,6 @@ impl Upgrade for Park {
         );
         // Dropping this would run tiny_http's drain of the declared length.
         std::mem::forget(socket);
-    }
-}
-
-/// Shuts down (without closing) our socket connected to `peer` on `local_port`,
-/// so the client sees the end of the response.
-#[cfg(target_os = "linux")]
-fn shutdown_socket(peer: SocketAddr, local_port: u16) {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Some(fd) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if sock_addr(fd, true) == Some(peer)
-            && sock_addr(fd, false).map(|a| a.port()) == Some(local_port)
-        {
-            // SAFETY: shutdown(2) on a descriptor we own; it does not close or free it.
-            unsafe {
-                libc::shutdown(fd, libc::SHUT_RDWR);
-            }
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn shutdown_socket(_peer: SocketAddr, _local_port: u16) {}
-
-/// The peer (`peer = true`) or local address of socket `fd`, if it is an IP socket.
-#[cfg(target_os = "linux")]
-fn sock_addr(fd: i32, peer: bool) -> Option<SocketAddr> {
-    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
-    // SAFETY: sockaddr_storage is plain data; the kernel writes at most `len` bytes into it.
-    unsafe {
-        let mut storage: libc::sockaddr_storage = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let ptr = &mut storage as *mut libc::sockaddr_storage as *mut libc::sockaddr;
-        let rc = if peer {
-            libc::getpeername(fd, ptr, &mut len)
-        } else {
-            libc::getsockname(fd, ptr, &mut len)
-        };
-        if rc != 0 {
-            return None;
-        }
-        match storage.ss_family as i32 {
-            libc::AF_INET => {
-                let a = *(ptr as *const libc::sockaddr_in);
-                Some(SocketAddr::V4(SocketAddrV4::new(
-                    Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
-                    u16::from_be(a.sin_port),
-                )))
-            }
-            libc::AF_INET6 => {
-                let a = *(ptr as *const libc::sockaddr_in6);
-                Some(SocketAddr::V6(SocketAddrV6::new(
-                    Ipv6Addr::from(a.sin6_addr.s6_addr),
-                    u16::from_be(a.sin6_port),
-                    a.sin6_flowinfo,
-                    a.sin6_scope_id,
-                )))
-            }
-            _ => None,
-        }
     }
 }
 
