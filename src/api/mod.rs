@@ -6,6 +6,8 @@ pub mod email;
 pub mod error;
 pub mod fields;
 pub mod input;
+pub mod passwords;
 pub mod respond;
+pub mod social_flow;
 
 pub use error::{ApiError, FieldErrors};

@@ -1,65 +1,35 @@
 //! `POST P/facebook/` (login) and `POST P/facebook/connect/` (link to the logged-in user).
 
 use rouille::{Request, Response};
-use serde_json::json;
 
-use crate::accounts::social::{self, ProviderProfile};
-use crate::api::auth::require_user;
+use crate::accounts::social::ProviderProfile;
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
-use crate::api::respond::{method_not_allowed, ok, options};
+use crate::api::social_flow::{self, Provider};
 use crate::api::{ApiError, FieldErrors};
 use crate::social::facebook::{self, FacebookConfig, FacebookError, Profile};
 use crate::App;
 
 /// Methods of these paths.
-pub const ALLOW: &str = "POST, OPTIONS";
+pub const ALLOW: &str = social_flow::ALLOW;
+
+fn provider(app: &App) -> Provider<Profile> {
+    Provider {
+        enabled: app.config.social.facebook.enabled(),
+        name: "Facebook",
+        verify: verified_profile,
+        profile: provider_profile,
+    }
+}
 
 /// `POST P/facebook/`.
 pub fn login(app: &App, req: &Request) -> Result<Response, ApiError> {
-    if !app.config.social.facebook.enabled() {
-        return Err(ApiError::not_found());
-    }
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Facebook Login", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
-    app.throttle_client(req, "login", |t| t.login)?;
-    let profile = verified_profile(app, req)?;
-    let key = app.write(|tx| -> Result<String, ApiError> {
-        Ok(social::login_with(
-            tx,
-            &app.config,
-            &provider_profile(&profile),
-        )?)
-    })?;
-    app.mail_queued();
-    Ok(ok(json!({ "key": key })))
+    social_flow::login(app, req, &provider(app))
 }
 
 /// `POST P/facebook/connect/`.
 pub fn connect(app: &App, req: &Request) -> Result<Response, ApiError> {
-    if !app.config.social.facebook.enabled() {
-        return Err(ApiError::not_found());
-    }
-    let owner = app.read(|conn| require_user(conn, req.header("Authorization")))?;
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Facebook Connect", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
-    let profile = verified_profile(app, req)?;
-    app.write(|tx| -> Result<(), ApiError> {
-        Ok(social::connect(
-            tx,
-            owner.user.id,
-            &provider_profile(&profile),
-        )?)
-    })?;
-    Ok(ok(
-        json!({ "key": crate::api::auth::presented_key(req.header("Authorization")) }),
-    ))
+    social_flow::connect(app, req, &provider(app))
 }
 
 /// Reads `access_token` or `code` and asks Facebook who it belongs to.

@@ -6,16 +6,13 @@ use crate::accounts::{tokens, users};
 use crate::api::auth::require_user;
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
+use crate::api::passwords::check_new_password;
 use crate::api::respond::{detail, method_not_allowed, options};
 use crate::api::{ApiError, FieldErrors};
-use crate::security::validators::{validate_password, UserAttributes};
 use crate::App;
 
 /// Methods of this path.
 pub const ALLOW: &str = "POST, OPTIONS";
-
-/// Django's mismatch message for set-password forms (typographic apostrophe U+2019).
-pub const MISMATCH: &str = "The two password fields didn\u{2019}t match.";
 
 /// Handles the request.
 pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
@@ -53,20 +50,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let (new1, new2) = (new1.unwrap_or_default(), new2.unwrap_or_default());
 
     // Object phase, as Django's SetPasswordForm: a mismatch first, then the validators.
-    if new1 != new2 {
-        return Err(ApiError::field("new_password2", MISMATCH));
-    }
-    let attributes = UserAttributes {
-        username: &user.username,
-        first_name: &user.first_name,
-        last_name: &user.last_name,
-        email: &user.email,
-    };
-    let mut errors = FieldErrors::new();
-    for message in validate_password(&new2, Some(&attributes)) {
-        errors.add("new_password2", message);
-    }
-    errors.into_result()?;
+    check_new_password(&new1, &new2, &user)?;
 
     let hash = app.hash_password(&new2)?;
     let keep = if app.config.accounts.logout_on_password_change {

@@ -5,11 +5,10 @@ use rouille::{Request, Response};
 use crate::accounts::{now, tokens, users};
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
+use crate::api::passwords::check_new_password;
 use crate::api::respond::{detail, method_not_allowed, options};
 use crate::api::{ApiError, FieldErrors};
-use crate::endpoints::password_change::MISMATCH;
 use crate::security::reset_token::{check_token, from_base36, TokenState};
-use crate::security::validators::{validate_password, UserAttributes};
 use crate::App;
 
 /// Methods of this path.
@@ -44,20 +43,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     if !token_valid(app, &user, &token, timeout) {
         return Err(ApiError::field("token", "Invalid value"));
     }
-    if new1 != new2 {
-        return Err(ApiError::field("new_password2", MISMATCH));
-    }
-    let attributes = UserAttributes {
-        username: &user.username,
-        first_name: &user.first_name,
-        last_name: &user.last_name,
-        email: &user.email,
-    };
-    let mut errors = FieldErrors::new();
-    for message in validate_password(&new2, Some(&attributes)) {
-        errors.add("new_password2", message);
-    }
-    errors.into_result()?;
+    check_new_password(&new1, &new2, &user)?;
 
     let hash = app.hash_password(&new2)?;
     app.write(|tx| -> Result<(), ApiError> {

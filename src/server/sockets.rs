@@ -13,26 +13,34 @@ use std::time::Duration;
 /// so the client sees the end of the response.
 #[cfg(target_os = "linux")]
 pub fn shutdown_socket(peer: SocketAddr, local_port: u16) {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Some(fd) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if sock_addr(fd, true) == Some(peer)
-            && sock_addr(fd, false).map(|a| a.port()) == Some(local_port)
-        {
-            // SAFETY: shutdown(2) on a descriptor we own; it does not close or free it.
-            unsafe {
-                libc::shutdown(fd, libc::SHUT_RDWR);
-            }
+    for fd in connection_fds(peer, local_port) {
+        // SAFETY: shutdown(2) on a descriptor we own; it does not close or free it.
+        unsafe {
+            libc::shutdown(fd, libc::SHUT_RDWR);
         }
     }
+}
+
+/// Our descriptors of the TCP connection from `peer` to `local_port`
+/// (tiny_http holds two: one for reading, one for writing).
+#[cfg(target_os = "linux")]
+fn connection_fds(peer: SocketAddr, local_port: u16) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+        })
+        .filter(|&fd| {
+            sock_addr(fd, true) == Some(peer)
+                && sock_addr(fd, false).map(|a| a.port()) == Some(local_port)
+        })
+        .collect()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -85,24 +93,12 @@ fn sock_addr(fd: i32, peer: bool) -> Option<SocketAddr> {
 /// request's header); it is called before a worker reads a body.
 #[cfg(target_os = "linux")]
 pub fn set_timeouts_for_peer(peer: SocketAddr, port: u16, timeout: Duration) {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
     let tv = libc::timeval {
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
     };
-    for entry in entries.flatten() {
-        let Some(fd) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let ours = sock_addr(fd, true) == Some(peer)
-            && sock_addr(fd, false).map(|a| a.port()) == Some(port);
-        if !ours || has_receive_timeout(fd) {
+    for fd in connection_fds(peer, port) {
+        if has_receive_timeout(fd) {
             continue;
         }
         for option in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
