@@ -84,7 +84,13 @@ impl App {
                 config.mail.spool_dir.display()
             ))
         })?;
-        let hashes = HashLimiter::new(config.security.effective_max_concurrent_hashes());
+        let max_hashes = config.security.effective_max_concurrent_hashes();
+        // Logins may keep at most half the workers busy (hashing or waiting to
+        // hash); beyond that they get 429 at once, so token requests keep flowing.
+        let login_waiting = (config.server.workers / 2)
+            .saturating_sub(max_hashes)
+            .max(1);
+        let hashes = HashLimiter::new(max_hashes, login_waiting);
         let pool = db::Pool::new(db_path, config.database.busy_timeout, conn);
         let policy = SoftlockPolicy {
             threshold: config.throttle.softlock_threshold,
@@ -192,11 +198,32 @@ impl App {
         }
     }
 
-    /// Spends the time of one password check (for "no such user").
-    pub fn spend_equal_time(&self, password: &str) {
+    /// Checks a login's password, or answers 429 at once when too many logins
+    /// already hash or wait (load shedding, see [`HashLimiter`]).
+    pub fn verify_login_password(
+        &self,
+        password: &str,
+        encoded: &str,
+    ) -> Result<Verified, api::ApiError> {
+        if password::is_unusable(encoded) {
+            return Ok(Verified {
+                ok: false,
+                needs_rehash: false,
+            });
+        }
         let iterations = self.config.security.password_iterations;
         self.hashes
-            .run(|| password::spend_equal_time(password, iterations))
+            .try_run(|| password::verify_password(password, encoded, iterations))
+            .map_err(|_| api::ApiError::Throttled(1))
+    }
+
+    /// Spends the time of one password check (a login for "no such user"),
+    /// shed like [`App::verify_login_password`].
+    pub fn spend_equal_time(&self, password: &str) -> Result<(), api::ApiError> {
+        let iterations = self.config.security.password_iterations;
+        self.hashes
+            .try_run(|| password::spend_equal_time(password, iterations))
+            .map_err(|_| api::ApiError::Throttled(1))
     }
 }
 

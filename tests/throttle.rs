@@ -332,3 +332,44 @@ fn cors_for_configured_origins() {
     );
     assert_eq!(r.header("Access-Control-Allow-Credentials"), Some("true"));
 }
+
+#[test]
+fn a_login_flood_is_shed_with_429_not_queued() {
+    // 4 workers, 1 hashing slot: at most half the workers may hash or wait
+    // to hash; further logins are refused at once.
+    let s = Server::start_with(&[
+        ("RESTAUTH_SERVER_WORKERS", "4"),
+        ("RESTAUTH_SECURITY_MAX_CONCURRENT_HASHES", "1"),
+        ("RESTAUTH_SECURITY_PASSWORD_ITERATIONS", "1000000"),
+    ]);
+    s.create_user("alice", "alice@example.com", PASSWORD);
+    let addr = s.addr;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(10));
+    let flood: Vec<_> = (0..10)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let body = json!({"username": "alice", "password": "wrong-password"}).to_string();
+                let req = format!(
+                    "POST /rest-auth/login/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                barrier.wait();
+                c.write_all(req.as_bytes()).unwrap();
+                let mut out = Vec::new();
+                let _ = c.read_to_end(&mut out);
+                let text = String::from_utf8_lossy(&out).to_string();
+                text.split(' ').nth(1).and_then(|s| s.parse::<u16>().ok()).unwrap_or(0)
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = flood.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        statuses.iter().all(|c| *c == 400 || *c == 429),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.contains(&400), "{statuses:?}");
+}

@@ -88,7 +88,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let nobody = candidates.is_empty();
     let mut matched = None;
     for user in candidates {
-        let v = app.verify_password(&password, &user.password);
+        let v = app.verify_login_password(&password, &user.password)?;
         if v.ok {
             matched = Some((user, v.needs_rehash));
             break;
@@ -97,7 +97,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let Some((user, needs_rehash)) = matched else {
         if nobody {
             // Nobody to check against: spend the time a check costs anyway.
-            app.spend_equal_time(&password);
+            app.spend_equal_time(&password)?;
         }
         app.throttle.login_failed(&lock_key);
         return Err(ApiError::non_field(UNABLE));
