@@ -247,5 +247,10 @@ pub fn serve(mut app: App) -> Result<(), StartError> {
     server::set_local_port(addr.port());
     eprintln!("restauth: listening on http://{addr}");
     server.run();
-    Ok(())
+    // run() only returns when tiny_http's accept loop died (it stops on any
+    // accept error, e.g. out of file descriptors): exit loudly, non-zero, so a
+    // supervisor restarts the server instead of it hanging around deaf.
+    Err(StartError::Bind(format!(
+        "the HTTP server stopped accepting connections on {addr}; exiting"
+    )))
 }
