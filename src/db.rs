@@ -91,6 +91,119 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     Ok(())
 }
 
+/// What [`backup`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupReport {
+    /// The copy, as an absolute path.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// Why [`backup`] failed. Nothing is left at the destination in any case
+/// (a file that existed before is never touched).
+#[derive(Debug)]
+pub enum BackupError {
+    /// The destination already exists.
+    Exists(PathBuf),
+    /// The destination could not be created, synced or checked.
+    Io(PathBuf, std::io::Error),
+    /// SQLite failed while copying or checking.
+    Sqlite(rusqlite::Error),
+    /// The copy did not pass `PRAGMA quick_check`.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for BackupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackupError::Exists(p) => write!(
+                f,
+                "{} already exists; refusing to overwrite it (choose a new name)",
+                p.display()
+            ),
+            BackupError::Io(p, e) => write!(f, "cannot write the backup {}: {e}", p.display()),
+            BackupError::Sqlite(e) => write!(f, "backup failed: database error: {e}"),
+            BackupError::Corrupt(msg) => {
+                write!(f, "backup failed: the copy did not pass its check: {msg}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BackupError {}
+
+impl From<rusqlite::Error> for BackupError {
+    fn from(e: rusqlite::Error) -> Self {
+        BackupError::Sqlite(e)
+    }
+}
+
+/// Writes a consistent copy of the database behind `conn` to `dest`, a new file.
+///
+/// The copy is made with `VACUUM INTO`, inside one read transaction: it is the
+/// database as of one instant, taken while the server keeps serving (in WAL
+/// mode readers and the writer do not block each other), compacted, with
+/// everything committed to the WAL included. `dest` is created exclusively
+/// (an existing file, even an empty one, is refused), then the copy is
+/// fsynced, its directory too, and checked with `PRAGMA quick_check`. On any
+/// failure the partial copy is removed.
+pub fn backup(conn: &Connection, dest: &Path) -> Result<BackupReport, BackupError> {
+    // An absolute name: with SQLITE_OPEN_URI a name starting "file:" would be read as a URI.
+    let dest = std::path::absolute(dest).map_err(|e| BackupError::Io(dest.to_path_buf(), e))?;
+    let io = |e: std::io::Error| BackupError::Io(dest.clone(), e);
+    let Some(name) = dest.to_str() else {
+        return Err(BackupError::Io(
+            dest.clone(),
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the path is not valid UTF-8",
+            ),
+        ));
+    };
+    // Reserve the name atomically: SQLite accepts an empty file as the target.
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&dest)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(BackupError::Exists(dest));
+        }
+        Err(e) => return Err(io(e)),
+    }
+    let result = (|| {
+        conn.execute("VACUUM INTO ?1", [name])?;
+        std::fs::File::open(&dest)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        if let Some(dir) = dest.parent() {
+            std::fs::File::open(dir)
+                .and_then(|f| f.sync_all())
+                .map_err(io)?;
+        }
+        let copy = Connection::open_with_flags(
+            &dest,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let check: String = copy.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        drop(copy);
+        if check != "ok" {
+            return Err(BackupError::Corrupt(check));
+        }
+        let bytes = std::fs::metadata(&dest).map_err(io)?.len();
+        Ok(BackupReport {
+            path: dest.clone(),
+            bytes,
+        })
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&dest);
+    }
+    result
+}
+
 /// A small pool of open connections, one taken per request.
 ///
 /// SQLite connections are cheap to keep and costly to open (pragmas, schema
@@ -127,5 +240,64 @@ impl Pool {
                 .push(conn);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "restauth-db-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn backup_copies_and_never_overwrites() {
+        let dir = temp_dir("backup");
+        let conn = open_and_migrate(&dir.join("live.sqlite3"), Duration::from_secs(5)).unwrap();
+        conn.execute(
+            "INSERT INTO settings (name, value) VALUES ('probe', 'x')",
+            [],
+        )
+        .unwrap();
+        let dest = dir.join("copy.sqlite3");
+        let report = backup(&conn, &dest).unwrap();
+        assert_eq!(report.path, dest);
+        assert_eq!(report.bytes, std::fs::metadata(&dest).unwrap().len());
+        let copy = Connection::open(&dest).unwrap();
+        let v: String = copy
+            .query_row("SELECT value FROM settings WHERE name = 'probe'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(v, "x");
+        let version: i64 = copy
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(copy);
+
+        // An existing file, even an empty one, is refused and left as it was.
+        let before = std::fs::read(&dest).unwrap();
+        assert!(matches!(backup(&conn, &dest), Err(BackupError::Exists(_))));
+        assert_eq!(std::fs::read(&dest).unwrap(), before);
+        let empty = dir.join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        let e = backup(&conn, &empty).unwrap_err();
+        assert!(e.to_string().contains("already exists"), "{e}");
+        assert_eq!(std::fs::read(&empty).unwrap(), b"");
+
+        // A missing directory: an I/O error, nothing created.
+        let nowhere = dir.join("missing").join("copy.sqlite3");
+        assert!(matches!(backup(&conn, &nowhere), Err(BackupError::Io(..))));
+        assert!(!nowhere.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

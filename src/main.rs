@@ -1,4 +1,4 @@
-//! The `restauth` command line: `serve`, `user …`, `check`.
+//! The `restauth` command line: `serve`, `user …`, `mail …`, `backup`, `check`.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -35,6 +35,11 @@ enum Command {
     Mail(MailCommand),
     /// Check the configuration and the database, then exit.
     Check,
+    /// Write a consistent copy of the database to PATH (a new file), even while the server runs.
+    Backup {
+        /// Where to write the copy; refused if it exists.
+        path: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -149,6 +154,20 @@ fn run(cli: Cli) -> Result<(), Fail> {
             println!(
                 "configuration and database {} are fine",
                 app.config.database.path.display()
+            );
+            Ok(())
+        }
+        Command::Backup { path } => {
+            let source = app.config.database.path.clone();
+            println!("backing up {} to {} …", source.display(), path.display());
+            let started = std::time::Instant::now();
+            let report =
+                app.read(|c| restauth::db::backup(c, &path).map_err(|e| Fail(e.to_string())))?;
+            println!(
+                "backup written: {} ({} bytes, checked, {:.1} s)",
+                report.path.display(),
+                report.bytes,
+                started.elapsed().as_secs_f64()
             );
             Ok(())
         }

@@ -22,7 +22,10 @@ pub fn parse_authorization(header: Option<&str>) -> Result<Credentials, ApiError
     let Some(header) = header else {
         return Ok(Credentials::None);
     };
-    let mut parts = header.split_ascii_whitespace();
+    // Python's bytes.split(), as DRF: ASCII whitespace including vertical tab.
+    let mut parts = header
+        .split([' ', '\t', '\n', '\x0b', '\x0c', '\r'])
+        .filter(|p| !p.is_empty());
     match parts.next() {
         Some(word) if word.eq_ignore_ascii_case("token") => {}
         _ => return Ok(Credentials::None),
@@ -100,6 +103,15 @@ mod tests {
         );
         assert_eq!(
             detail(parse_authorization(Some("Token"))),
+            "Invalid token header. No credentials provided."
+        );
+        // Found by fuzzing against DRF's rules: \x0b is whitespace to Python.
+        assert_eq!(
+            parse_authorization(Some("Token\x0babc")).unwrap(),
+            Credentials::Token("abc".into())
+        );
+        assert_eq!(
+            detail(parse_authorization(Some("Token\x0b"))),
             "Invalid token header. No credentials provided."
         );
         assert_eq!(
