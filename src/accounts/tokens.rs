@@ -35,23 +35,18 @@ pub struct TokenOwner {
     pub user: User,
 }
 
-/// The live (unexpired) token with this key, and its user (one indexed query:
-/// this runs on every authenticated request).
+/// The live (unexpired) token with this key, and its user.
 pub fn lookup(conn: &Connection, key: &str) -> Result<Option<TokenOwner>, AccountError> {
-    let sql = format!(
-        "SELECT t.id, {} FROM tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.key_sha256 = ?1 AND t.expires_at > ?2",
-        super::users::COLUMNS_OF_U
-    );
-    Ok(conn
-        .prepare_cached(&sql)?
+    let row: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT id, user_id FROM tokens WHERE key_sha256 = ?1 AND expires_at > ?2")?
         .query_row(params![&key_hash(key)[..], now()], |r| {
-            Ok(TokenOwner {
-                token_id: r.get(0)?,
-                user: super::users::from_row_at(r, 1)?,
-            })
+            Ok((r.get(0)?, r.get(1)?))
         })
-        .optional()?)
+        .optional()?;
+    let Some((token_id, user_id)) = row else {
+        return Ok(None);
+    };
+    Ok(super::users::by_id(conn, user_id)?.map(|user| TokenOwner { token_id, user }))
 }
 
 /// Revokes one token.
