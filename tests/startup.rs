@@ -19,7 +19,11 @@ fn a_corrupt_database_stops_the_server() {
     .unwrap();
     // A valid database first, then its pages overwritten with garbage.
     let out = run_cli(&config, &[], &["check"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut bytes = std::fs::read(&db).unwrap();
     for b in bytes.iter_mut().skip(100) {
         *b = 0xA5;
