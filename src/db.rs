@@ -58,6 +58,10 @@ pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection
             | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(busy_timeout)?;
+    // rusqlite keeps 16 prepared statements per connection by default; the
+    // endpoints use more distinct statements than that, and a statement pushed
+    // out of the cache is parsed again on its next use.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
