@@ -37,9 +37,13 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);
 
--- Server-wide values restauth keeps for itself.
+-- Server-wide values restauth keeps for itself. Never a secret: the server
+-- secret lives in security.secret_key_file (restauth.secret beside this file,
+-- mode 0600), so a copy of the database cannot forge a reset link. A
+-- 'secret_key' row left by an older restauth is moved to that file and erased
+-- on start. Empty today; kept for values to come.
 CREATE TABLE IF NOT EXISTS settings (
-    name  TEXT PRIMARY KEY,                      -- 'secret_key': HMAC key for reset tokens, generated on first start unless configured
+    name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 

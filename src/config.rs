@@ -46,6 +46,10 @@ pub struct ThrottleConfig {
     /// Confirmation mails per target address.
     pub resend_email_per_email: Rate,
     pub verify_email: Rate,
+    /// Registrations (each one sends a confirmation mail) per target address.
+    pub registration_per_email: Rate,
+    /// Counters and softlocks kept in memory, each; beyond it the least recently used is forgotten.
+    pub max_tracked_keys: usize,
     pub softlock_threshold: u32,
     pub softlock_base: Duration,
     pub softlock_max: Duration,
@@ -65,6 +69,8 @@ impl Default for ThrottleConfig {
             resend_email: rate("10/h"),
             resend_email_per_email: rate("3/h"),
             verify_email: rate("30/min"),
+            registration_per_email: rate("3/h"),
+            max_tracked_keys: 100_000,
             softlock_threshold: 5,
             softlock_base: Duration::from_secs(1),
             softlock_max: Duration::from_secs(900),
@@ -198,8 +204,10 @@ pub struct DatabaseConfig {
 /// `Debug` is written by hand so that `secret_key` never reaches a log.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecurityConfig {
-    /// `""` = generated on first start and stored in the database.
+    /// `""` = read from [`SecurityConfig::secret_key_file`], generated there on first start.
     pub secret_key: String,
+    /// Where the generated secret lives; `None` = `restauth.secret` beside the database file.
+    pub secret_key_file: Option<PathBuf>,
     pub password_iterations: u32,
     /// `0` = number of CPUs; see [`SecurityConfig::effective_max_concurrent_hashes`].
     pub max_concurrent_hashes: usize,
@@ -316,7 +324,7 @@ impl Default for ServerConfig {
             prefix: "/rest-auth".to_string(),
             workers: available_cpus().saturating_mul(4).max(4),
             max_body_bytes: 65_536,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: vec!["127.0.0.0/8".to_string(), "::1".to_string()],
             cors_allowed_origins: Vec::new(),
             cors_allow_credentials: false,
             read_timeout: Duration::from_secs(5),
@@ -337,6 +345,7 @@ impl Default for SecurityConfig {
     fn default() -> Self {
         SecurityConfig {
             secret_key: String::new(),
+            secret_key_file: None,
             password_iterations: 1_000_000,
             max_concurrent_hashes: 0,
         }
@@ -391,6 +400,15 @@ impl Default for SmtpConfig {
 }
 
 impl SecurityConfig {
+    /// The file holding the generated secret: the configured path, else
+    /// `restauth.secret` in the directory of `database_path`.
+    pub fn secret_key_path(&self, database_path: &Path) -> PathBuf {
+        match &self.secret_key_file {
+            Some(p) => p.clone(),
+            None => database_path.with_file_name("restauth.secret"),
+        }
+    }
+
     /// How many password hashes may run at once: the configured value, or the
     /// number of CPUs when it is `0`. Always at least 1.
     pub fn effective_max_concurrent_hashes(&self) -> usize {
@@ -411,6 +429,7 @@ impl fmt::Debug for SecurityConfig {
         };
         f.debug_struct("SecurityConfig")
             .field("secret_key", &secret)
+            .field("secret_key_file", &self.secret_key_file)
             .field("password_iterations", &self.password_iterations)
             .field("max_concurrent_hashes", &self.max_concurrent_hashes)
             .finish()
@@ -725,6 +744,19 @@ const KEYS: &[Key] = &[
         set: |c, raw| {
             // Never echo this value: `string()` only reports the type on mismatch.
             c.security.secret_key = raw.string()?.to_string();
+            Ok(())
+        },
+    },
+    Key {
+        section: "security",
+        name: "secret_key_file",
+        set: |c, raw| {
+            let s = raw.string()?;
+            c.security.secret_key_file = if s.trim().is_empty() {
+                None
+            } else {
+                Some(PathBuf::from(s))
+            };
             Ok(())
         },
     },
@@ -1155,6 +1187,22 @@ const KEYS: &[Key] = &[
         name: "verify_email",
         set: |c, raw| {
             c.throttle.verify_email = Rate::parse(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "registration_per_email",
+        set: |c, raw| {
+            c.throttle.registration_per_email = Rate::parse(raw.string()?)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "throttle",
+        name: "max_tracked_keys",
+        set: |c, raw| {
+            c.throttle.max_tracked_keys = usize_in(raw, 100, 100_000_000)?;
             Ok(())
         },
     },

@@ -166,11 +166,7 @@ pub fn backup(conn: &Connection, dest: &Path) -> Result<BackupReport, BackupErro
         ));
     };
     // Reserve the name atomically: SQLite accepts an empty file as the target.
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&dest)
-    {
+    match crate::private_fs::create_new_file(&dest) {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(BackupError::Exists(dest));

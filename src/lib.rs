@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod endpoints;
 pub mod mail;
+pub mod private_fs;
 pub mod security;
 pub mod server;
 pub mod social;
@@ -75,10 +76,18 @@ impl App {
     /// Opens (creating if needed) the database and the spool directory.
     pub fn open(config: Config) -> Result<App, StartError> {
         let db_path = config.database.path.clone();
+        tighten_database_files(&db_path);
         let conn = db::open_and_migrate(&db_path, config.database.busy_timeout)?;
-        let secret_key = accounts::server_settings::secret_key(&conn, &config.security.secret_key)
-            .map_err(|e| StartError::Io(format!("cannot set up the server secret: {e}")))?;
-        std::fs::create_dir_all(&config.mail.spool_dir).map_err(|e| {
+        let secret_file = config.security.secret_key_path(&db_path);
+        let secret = accounts::server_settings::load_secret(
+            &conn,
+            &config.security.secret_key,
+            &secret_file,
+        )
+        .map_err(|e| StartError::Io(format!("cannot set up the server secret: {e}")))?;
+        report_secret(&secret);
+        let secret_key = secret.key;
+        private_fs::create_dir_all(&config.mail.spool_dir).map_err(|e| {
             StartError::Io(format!(
                 "cannot create the mail spool directory {}: {e}",
                 config.mail.spool_dir.display()
@@ -97,7 +106,11 @@ impl App {
             base: config.throttle.softlock_base,
             max: config.throttle.softlock_max,
         };
-        let throttle = Throttle::new(Arc::new(SystemClock), policy);
+        let throttle = Throttle::new(
+            Arc::new(SystemClock),
+            policy,
+            config.throttle.max_tracked_keys,
+        );
         let trusted_proxies = config
             .server
             .trusted_proxies
@@ -164,7 +177,8 @@ impl App {
         rate: impl Fn(&config::ThrottleConfig) -> Rate,
     ) -> Result<(), api::ApiError> {
         let ip = api::client::client_ip(req, &self.trusted_proxies);
-        self.throttle_key(&format!("{scope}:ip:{ip}"), rate)
+        let client = api::client::throttle_identity(ip);
+        self.throttle_key(&format!("{scope}:ip:{client}"), rate)
     }
 
     /// Counts a request for any key (an email address, say) under `rate`.
@@ -224,6 +238,47 @@ impl App {
         self.hashes
             .try_run(|| password::spend_equal_time(password, iterations))
             .map_err(|_| api::ApiError::Throttled(1))
+    }
+}
+
+/// Removes group and other permissions from a database left readable by an
+/// older version (or created by hand), saying so.
+fn tighten_database_files(db_path: &std::path::Path) {
+    let mut names = vec![db_path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = db_path.as_os_str().to_owned();
+        name.push(suffix);
+        names.push(name.into());
+    }
+    for name in names {
+        if let Ok(true) = private_fs::tighten(&name) {
+            eprintln!(
+                "restauth: {} was readable by other users; its mode is now 0600",
+                name.display()
+            );
+        }
+    }
+}
+
+/// Tells on stderr where a new or moved secret went (never the key itself).
+fn report_secret(secret: &accounts::server_settings::Secret) {
+    use accounts::server_settings::SecretSource;
+    match &secret.source {
+        SecretSource::Generated(path) => eprintln!(
+            "restauth: generated the server secret in {} (mode 0600); back it up apart from the database",
+            path.display()
+        ),
+        SecretSource::MovedFromDatabase(path) => eprintln!(
+            "restauth: moved the server secret from the database to {} (mode 0600) and erased it from the database; links already mailed keep working",
+            path.display()
+        ),
+        SecretSource::File(_) | SecretSource::Configured => {
+            if secret.erased_from_database {
+                eprintln!(
+                    "restauth: erased the server secret an older version kept in the database; the configured one is used"
+                );
+            }
+        }
     }
 }
 

@@ -134,6 +134,9 @@ impl From<AccountError> for Fail {
 }
 
 fn main() -> ExitCode {
+    // Before anything is created: the database, its WAL, backups, the secret
+    // and spool files are for the server's user only, whatever the umask.
+    restauth::private_fs::restrict_umask();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -77,10 +77,11 @@ fn forwarded_for_counts_only_behind_a_trusted_proxy() {
     // Another client behind the same proxy is not affected.
     assert_eq!(login_from("203.0.113.2").status, 400);
 
-    // Without trusted proxies the header is ignored: all share the socket address.
+    // With no trusted proxy the header is ignored: all share the socket address.
     let s = Server::start_with(&[
         ("RESTAUTH_THROTTLE_ENABLED", "true"),
         ("RESTAUTH_THROTTLE_LOGIN", "2/min"),
+        ("RESTAUTH_SERVER_TRUSTED_PROXIES", ""),
     ]);
     for ip in ["198.51.100.1", "198.51.100.2"] {
         let body = json!({"username": "x", "password": "y"}).to_string();

@@ -1,33 +1,153 @@
-//! Values the server keeps for itself in the `settings` table.
+//! The server secret: configured, or kept in a file of its own, never in the database.
+//!
+//! Everything a password-reset token is bound to is in `users`; with the key
+//! in the same file, a copy of the database (a backup, a volume snapshot)
+//! would forge a reset link for any account. So the generated key lives in
+//! `security.secret_key_file` (mode 0600), and a key left in the `settings`
+//! table by an older restauth is moved there on start and erased from the
+//! database file (links already mailed keep working).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
 
-use super::AccountError;
+use rusqlite::{Connection, OptionalExtension};
 
-/// The server secret: the configured one, else the stored one, else a new one (stored).
-pub fn secret_key(conn: &Connection, configured: &str) -> Result<String, AccountError> {
-    if !configured.is_empty() {
-        return Ok(configured.to_string());
+use crate::private_fs;
+
+/// Where the key came from, for the start-up message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `security.secret_key` (or its variable).
+    Configured,
+    /// Read from the file.
+    File(PathBuf),
+    /// Generated now and written to the file.
+    Generated(PathBuf),
+    /// Moved from the database's `settings` table to the file.
+    MovedFromDatabase(PathBuf),
+}
+
+/// The server secret, and where it came from.
+pub struct Secret {
+    /// The key.
+    pub key: String,
+    /// Its origin.
+    pub source: SecretSource,
+    /// True when a key stored in the database by an older version was erased from it.
+    pub erased_from_database: bool,
+}
+
+/// Why the secret could not be set up; the message names the file.
+#[derive(Debug)]
+pub struct SecretError(pub String);
+
+impl std::fmt::Display for SecretError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
+}
+
+/// The configured secret if any, else the one in `file`; a key stored in the
+/// database is moved to `file` (if `file` has none yet) and erased from the
+/// database either way; with neither, a new key is generated into `file`.
+pub fn load_secret(
+    conn: &Connection,
+    configured: &str,
+    file: &Path,
+) -> Result<Secret, SecretError> {
+    let db_err = |e: rusqlite::Error| SecretError(format!("cannot read the settings table: {e}"));
     let stored: Option<String> = conn
         .query_row(
             "SELECT value FROM settings WHERE name = 'secret_key'",
             [],
             |r| r.get(0),
         )
-        .optional()?;
-    if let Some(s) = stored {
-        return Ok(s);
+        .optional()
+        .map_err(db_err)?;
+
+    let (key, source) = if !configured.is_empty() {
+        (configured.to_string(), SecretSource::Configured)
+    } else if let Some(key) = read_file(file)? {
+        (key, SecretSource::File(file.to_path_buf()))
+    } else {
+        let (fresh, source) = match &stored {
+            Some(s) => (
+                s.clone(),
+                SecretSource::MovedFromDatabase(file.to_path_buf()),
+            ),
+            None => (
+                crate::security::random::alphanumeric(50)
+                    .map_err(|e| SecretError(format!("the random source failed: {e}")))?,
+                SecretSource::Generated(file.to_path_buf()),
+            ),
+        };
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            private_fs::create_dir_all(dir).map_err(|e| {
+                SecretError(format!(
+                    "cannot create the directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let written = private_fs::write_new_atomically(file, format!("{fresh}\n").as_bytes())
+            .map_err(|e| SecretError(format!("cannot write {}: {e}", file.display())))?;
+        if written {
+            (fresh, source)
+        } else {
+            // Another process (a CLI command started at the same time) won.
+            let key = read_file(file)?.ok_or_else(|| {
+                SecretError(format!(
+                    "{} appeared empty; remove it and restart",
+                    file.display()
+                ))
+            })?;
+            (key, SecretSource::File(file.to_path_buf()))
+        }
+    };
+
+    let erased = stored.is_some();
+    if erased {
+        erase_stored(conn).map_err(db_err)?;
     }
-    let fresh = crate::security::random::alphanumeric(50)?;
-    conn.execute(
-        "INSERT OR IGNORE INTO settings (name, value) VALUES ('secret_key', ?1)",
-        params![fresh],
-    )?;
-    // Another process may have won the race: read back what is stored.
-    Ok(conn.query_row(
-        "SELECT value FROM settings WHERE name = 'secret_key'",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(Secret {
+        key,
+        source,
+        erased_from_database: erased,
+    })
+}
+
+/// Deletes the stored key so that no page of the file keeps it: secure_delete
+/// zeroes the freed bytes, and the checkpoint moves the zeroed page from the
+/// WAL into the main file.
+fn erase_stored(conn: &Connection) -> rusqlite::Result<()> {
+    let before: i64 = conn.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
+    conn.pragma_update(None, "secure_delete", 1)?;
+    let deleted = conn.execute("DELETE FROM settings WHERE name = 'secret_key'", []);
+    conn.pragma_update(None, "secure_delete", before)?;
+    deleted?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
+}
+
+/// The key in `file` (surrounding whitespace removed), `None` if there is no file.
+fn read_file(file: &Path) -> Result<Option<String>, SecretError> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => {
+            let key = text.trim();
+            if key.is_empty() {
+                return Err(SecretError(format!(
+                    "{} is empty; put a key in it or remove it to have one generated",
+                    file.display()
+                )));
+            }
+            if private_fs::tighten(file).unwrap_or(false) {
+                eprintln!(
+                    "restauth: {} was readable by other users; its mode is now 0600",
+                    file.display()
+                );
+            }
+            Ok(Some(key.to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SecretError(format!("cannot read {}: {e}", file.display()))),
+    }
 }

@@ -70,9 +70,36 @@ pub fn client_ip(req: &Request, trusted: &[Cidr]) -> IpAddr {
     peer
 }
 
+/// What throttling counts a client as: an IPv4 address, or the /64 of an
+/// IPv6 address (one subscriber usually holds a whole /64, so counting single
+/// IPv6 addresses would give an attacker unlimited counters). IPv4-mapped
+/// IPv6 addresses count as their IPv4 address.
+pub fn throttle_identity(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let net = u128::from(v6) & (u128::MAX << 64);
+                format!("{}/64", std::net::Ipv6Addr::from(net))
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let id = |s: &str| throttle_identity(s.parse().unwrap());
+        assert_eq!(id("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(id("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(id("2001:db8:1:3::1"), id("2001:db8:1:2::1"));
+        assert_eq!(id("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(id("192.0.2.7"), "192.0.2.7");
+    }
 
     #[test]
     fn cidr_ranges() {

@@ -10,7 +10,7 @@
 //! marking it sent) writes the same bytes under the same name, so the spool
 //! ends up with exactly one file per message.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -21,15 +21,11 @@ pub fn file_name(created_at: i64, id: i64) -> String {
 
 /// Writes `bytes` atomically as the spool file of row `id`; returns its path.
 pub fn write(dir: &Path, created_at: i64, id: i64, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    fs::create_dir_all(dir)?;
+    crate::private_fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".tmp-{id}"));
     let path = dir.join(file_name(created_at, id));
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut f = crate::private_fs::create_file(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);

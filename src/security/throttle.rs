@@ -24,9 +24,13 @@
 //! behave identically, so the softlock does not reveal which accounts exist.
 //!
 //! All state is in memory: a restart clears every counter and every softlock.
+//! Memory is bounded: see [`Throttle`] for what forgetting the oldest key means.
 
-use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+
+use hashlink::LinkedHashMap;
 use std::time::{Duration, Instant};
 
 /// A source of the current time (injectable for tests).
@@ -95,11 +99,82 @@ struct LockState {
     last_failure: Option<Instant>,
 }
 
+impl LockState {
+    /// Whether nothing about this state matters any more at `now`.
+    fn is_stale(&self, now: Instant) -> bool {
+        self.until.is_none_or(|u| u <= now)
+            && self
+                .last_failure
+                .is_none_or(|t| now.duration_since(t) >= DAY)
+    }
+}
+
+/// The hits of one key inside its window, oldest first.
+struct Window {
+    hits: VecDeque<Instant>,
+    /// When the newest hit leaves the window: from then on the key counts nothing.
+    expires: Instant,
+}
+
+/// A map that forgets: at most `capacity` keys, the least recently touched
+/// first out, with expired keys swept a few at a time from its cold end.
+///
+/// Every operation costs the same whatever the number of keys (a hash lookup
+/// and a constant number of pops); SipHash with a random key, so that keys an
+/// attacker chooses (email addresses) cannot collide on purpose.
+struct Lru<V> {
+    map: LinkedHashMap<String, V, RandomState>,
+    capacity: usize,
+}
+
+/// Expired keys removed per operation, at most.
+const SWEEP_PER_OP: usize = 2;
+
+impl<V> Lru<V> {
+    fn new(capacity: usize) -> Lru<V> {
+        Lru {
+            map: LinkedHashMap::with_hasher(RandomState::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Drops up to [`SWEEP_PER_OP`] keys from the cold end while `stale` says so.
+    fn sweep(&mut self, stale: impl Fn(&V) -> bool) {
+        for _ in 0..SWEEP_PER_OP {
+            match self.map.front() {
+                Some((_, v)) if stale(v) => {
+                    self.map.pop_front();
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// The value of `key`, now the most recently touched, created with `new`
+    /// if missing (evicting the least recently touched key when full).
+    fn touch(&mut self, key: &str, new: impl FnOnce() -> V) -> &mut V {
+        if self.map.contains_key(key) {
+            return self.map.to_back(key).expect("present");
+        }
+        if self.map.len() >= self.capacity {
+            self.map.pop_front();
+        }
+        self.map.entry(key.to_string()).or_insert_with(new)
+    }
+}
+
 /// Throttle counters and softlocks for the whole server.
+///
+/// Each table holds at most `max_keys` keys. When full, the key touched least
+/// recently is forgotten: for an attacker that means a counter of theirs can
+/// be reset only by making `max_keys` other keys count after their last
+/// request — with per-address rates, that many source addresses (IPv6 counted
+/// per /64) within one window — and an account under attack is touched by
+/// every guess, so it stays at the warm end.
 pub struct Throttle {
     clock: Arc<dyn Clock>,
-    windows: Mutex<HashMap<String, Vec<Instant>>>,
-    locks: Mutex<HashMap<String, LockState>>,
+    windows: Mutex<Lru<Window>>,
+    locks: Mutex<Lru<LockState>>,
     softlock: SoftlockPolicy,
 }
 
@@ -107,17 +182,16 @@ pub struct Throttle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wait(pub u64);
 
-/// Entries kept before stale ones are swept.
-const SWEEP_AT: usize = 50_000;
 const DAY: Duration = Duration::from_secs(86_400);
 
 impl Throttle {
-    /// A throttle reading time from `clock`.
-    pub fn new(clock: Arc<dyn Clock>, softlock: SoftlockPolicy) -> Throttle {
+    /// A throttle reading time from `clock`, remembering at most `max_keys`
+    /// counters and as many softlocks.
+    pub fn new(clock: Arc<dyn Clock>, softlock: SoftlockPolicy, max_keys: usize) -> Throttle {
         Throttle {
             clock,
-            windows: Mutex::new(HashMap::new()),
-            locks: Mutex::new(HashMap::new()),
+            windows: Mutex::new(Lru::new(max_keys)),
+            locks: Mutex::new(Lru::new(max_keys)),
             softlock,
         }
     }
@@ -127,17 +201,25 @@ impl Throttle {
     pub fn hit(&self, key: &str, rate: Rate) -> Result<(), Wait> {
         let now = self.clock.now();
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if windows.len() >= SWEEP_AT {
-            windows.retain(|_, hits| hits.last().is_some_and(|t| now.duration_since(*t) < DAY));
+        windows.sweep(|w| w.expires <= now);
+        let window = windows.touch(key, || Window {
+            hits: VecDeque::new(),
+            expires: now,
+        });
+        while window
+            .hits
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= rate.period)
+        {
+            window.hits.pop_front();
         }
-        let hits = windows.entry(key.to_string()).or_default();
-        hits.retain(|t| now.duration_since(*t) < rate.period);
-        if hits.len() >= rate.count as usize {
-            let oldest = hits[0];
+        if window.hits.len() >= rate.count as usize {
+            let oldest = window.hits[0];
             let wait = rate.period.saturating_sub(now.duration_since(oldest));
             return Err(Wait(ceil_secs(wait)));
         }
-        hits.push(now);
+        window.hits.push_back(now);
+        window.expires = now + rate.period;
         Ok(())
     }
 
@@ -145,7 +227,7 @@ impl Throttle {
     pub fn check_softlock(&self, account: &str) -> Result<(), Wait> {
         let now = self.clock.now();
         let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        match locks.get(account).and_then(|s| s.until) {
+        match locks.map.get(account).and_then(|s| s.until) {
             Some(until) if until > now => Err(Wait(ceil_secs(until - now))),
             _ => Ok(()),
         }
@@ -156,10 +238,8 @@ impl Throttle {
         let now = self.clock.now();
         let p = self.softlock;
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        if locks.len() >= SWEEP_AT {
-            locks.retain(|_, s| s.last_failure.is_some_and(|t| now.duration_since(t) < DAY));
-        }
-        let state = locks.entry(account.to_string()).or_default();
+        locks.sweep(|s| s.is_stale(now));
+        let state = locks.touch(account, LockState::default);
         if state
             .last_failure
             .is_some_and(|t| now.duration_since(t) >= DAY)
@@ -180,7 +260,25 @@ impl Throttle {
         self.locks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .map
             .remove(account);
+    }
+
+    /// Keys held now: (counters, softlocks).
+    pub fn tracked_keys(&self) -> (usize, usize) {
+        let windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len();
+        let locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len();
+        (windows, locks)
     }
 }
 
@@ -219,7 +317,7 @@ mod tests {
             base: Duration::from_secs(2),
             max: Duration::from_secs(60),
         };
-        (clock.clone(), Throttle::new(clock, policy))
+        (clock.clone(), Throttle::new(clock, policy, 1000))
     }
 
     #[test]
@@ -304,5 +402,53 @@ mod tests {
         clock.advance(DAY);
         t.login_failed("x");
         assert!(t.check_softlock("x").is_ok(), "count restarted");
+    }
+
+    #[test]
+    fn memory_is_capped_and_the_coldest_key_goes_first() {
+        let clock = Arc::new(FakeClock(Mutex::new(Instant::now())));
+        let policy = SoftlockPolicy {
+            threshold: 1,
+            base: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+        };
+        let t = Throttle::new(clock, policy, 100);
+        let rate = Rate::parse("1/h").unwrap();
+        assert!(t.hit("attacker", rate).is_ok());
+        assert!(t.hit("attacker", rate).is_err());
+        t.login_failed("victim");
+        for i in 0..99 {
+            assert!(t.hit(&format!("other{i}"), rate).is_ok());
+            t.login_failed(&format!("ghost{i}"));
+        }
+        // Touching keeps a key warm: 99 others did not push it out.
+        assert!(t.hit("attacker", rate).is_err());
+        t.login_failed("victim");
+        for i in 0..150 {
+            assert!(t.hit(&format!("more{i}"), rate).is_ok());
+        }
+        assert_eq!(t.tracked_keys().0, 100, "never more than the cap");
+        assert!(
+            t.hit("attacker", rate).is_ok(),
+            "forgotten once 100 newer keys counted"
+        );
+        assert!(
+            t.check_softlock("victim").is_err(),
+            "softlocks have their own table"
+        );
+    }
+
+    #[test]
+    fn expired_keys_are_swept_as_hits_go_by() {
+        let (clock, t) = setup();
+        let rate = Rate::parse("5/s").unwrap();
+        for i in 0..50 {
+            t.hit(&format!("k{i}"), rate).unwrap();
+        }
+        clock.advance(Duration::from_secs(2));
+        for _ in 0..30 {
+            t.hit("fresh", rate).ok();
+        }
+        assert_eq!(t.tracked_keys().0, 1, "every stale key swept, two per hit");
     }
 }
