@@ -66,6 +66,7 @@ CREATE INDEX IF NOT EXISTS email_confirmations_user ON email_confirmations(user_
 CREATE TABLE IF NOT EXISTS outbox (
     id              INTEGER PRIMARY KEY,
     created_at      INTEGER NOT NULL,
+    kind            TEXT    NOT NULL DEFAULT '', -- 'password_reset', 'email_confirmation', or '' (other); per-address limits count by it. Since schema version 4
     to_address      TEXT    NOT NULL,
     subject         TEXT    NOT NULL,
     body_text       TEXT    NOT NULL,            -- the plain-text part
@@ -77,6 +78,20 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at         INTEGER                      -- when delivery succeeded
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_recipient ON outbox(to_address, kind, created_at);
+
+-- Requests for account mail whose recipients are not looked up yet. The
+-- endpoints password/reset/ and registration/resend-email/ only insert a row
+-- here: the same work whether or not the address belongs to an account, so
+-- neither the answer nor its timing tells. The mail worker then looks the
+-- address up, queues the mail in `outbox` (within the per-address limits) and
+-- deletes the row, in one transaction. Normally empty. Since schema version 4.
+CREATE TABLE IF NOT EXISTS mail_requests (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT    NOT NULL CHECK (kind IN ('password_reset', 'email_confirmation')),
+    email       TEXT    NOT NULL,                -- the address as requested, lower-cased
+    created_at  INTEGER NOT NULL
+);
 
 -- Accounts at identity providers (Facebook, Twitter) linked to users. Since schema version 3.
 CREATE TABLE IF NOT EXISTS social_accounts (

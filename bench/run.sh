@@ -20,6 +20,7 @@
 #   LOGIN_CONNS=4      connections of scenario 2
 #   GET_CONNS=16 FLOOD_CONNS=32 WRK_THREADS=2 WARMUP=1 PBKDF2_N=7
 #   KEEP_TMP=0         1 = keep the temporary directory (database, logs, wrk output)
+#   SKIP_SECURITY=0    1 = skip bench/security.sh (throttle cost, reset timing) at the end
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -541,3 +542,8 @@ print(f"machine: {E['NPROC']} CPUs, {E['MODEL']}, sha_ni {'yes' if E['SHA_NI'] =
       f"run took {E['TOTAL_S']} s (build {E['BUILD_S']} s, 1M seed {E['SEED_S']} s)")
 print(f"JSON: {E['OUT']}")
 EOF
+
+# --- security figures (timings, so here and not in the tests) -------------------
+if [ "${SKIP_SECURITY:-0}" != 1 ]; then
+    bash "$ROOT/bench/security.sh"
+fi

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 pub const SCHEMA: &str = include_str!("../schema.sql");
 
 /// The schema version this build writes into `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Errors of the storage layer.
 #[derive(Debug)]
@@ -87,8 +87,12 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // schema.sql holds the final shape and only creates what is missing, so
     // versions 1 -> 2 -> 3 (new tables email_confirmations, outbox, social_accounts) need nothing
-    // more. A step that alters an existing table goes here as
-    // `if version < N { tx.execute_batch("ALTER TABLE …")?; }`, before the schema.
+    // more. A step that alters an existing table goes here, before the schema
+    // (whose indexes may name the new columns).
+    if (2..4).contains(&version) {
+        // outbox exists since version 2; it gains `kind` in 4.
+        tx.execute_batch("ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT ''")?;
+    }
     tx.execute_batch(SCHEMA)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -256,6 +260,43 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn version_3_gains_outbox_kind_and_mail_requests() {
+        let dir = temp_dir("v3");
+        let path = dir.join("old.sqlite3");
+        {
+            // The outbox as schema version 3 had it, with one row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE outbox (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,
+                   to_address TEXT NOT NULL, subject TEXT NOT NULL, body_text TEXT NOT NULL,
+                   body_html TEXT, status TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0,
+                   next_attempt_at INTEGER NOT NULL, last_error TEXT, sent_at INTEGER);
+                 INSERT INTO outbox (created_at, to_address, subject, body_text, next_attempt_at)
+                   VALUES (1, 'a@example.com', 's', 't', 1);
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+        }
+        let conn = open_and_migrate(&path, Duration::from_secs(5)).unwrap();
+        let kind: String = conn
+            .query_row("SELECT kind FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kind, "");
+        let pending: i64 = conn
+            .query_row("SELECT count(*) FROM mail_requests", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(pending, 0);
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        drop(conn);
+        // And opening again changes nothing.
+        open_and_migrate(&path, Duration::from_secs(5)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

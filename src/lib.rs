@@ -220,6 +220,9 @@ impl App {
         encoded: &str,
     ) -> Result<Verified, api::ApiError> {
         if password::is_unusable(encoded) {
+            // A social-only account must not answer faster than a real check:
+            // that would tell which accounts have no password.
+            self.spend_equal_time(password)?;
             return Ok(Verified {
                 ok: false,
                 needs_rehash: false,
@@ -286,10 +289,17 @@ fn report_secret(secret: &accounts::server_settings::Secret) {
 ///
 /// Prints `restauth: listening on http://ADDR` to stderr once bound.
 pub fn serve(mut app: App) -> Result<(), StartError> {
-    app.mailer = Some(mail::worker::spawn(
+    let requests = accounts::mail_requests::Context {
+        config: app.config.clone(),
+        secret_key: app.secret_key.clone(),
+    };
+    app.mailer = Some(mail::worker::spawn_with_producer(
         app.config.mail.clone(),
         app.config.database.path.clone(),
         app.config.database.busy_timeout,
+        Box::new(move |conn| {
+            accounts::mail_requests::process_pending(conn, &requests).map_err(|e| e.to_string())
+        }),
     ));
     let app = Arc::new(app);
     let workers = app.config.server.workers;

@@ -290,6 +290,12 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
                 return Err(Fail(format!("{} has no email address", found.username)));
             }
             app.write(|tx| -> Result<_, Fail> {
+                if users::verified_email_owner(tx, &found.email)?.is_some_and(|id| id != found.id) {
+                    return Err(Fail(format!(
+                        "{} is already verified for another account; an address is verified for one account only",
+                        found.email
+                    )));
+                }
                 Ok(users::set_email_verified(tx, found.id, true)?)
             })?;
             println!("{} <{}> marked verified", found.username, found.email);

@@ -179,3 +179,445 @@ fn database_backup_secret_and_spool_files_are_private() {
     }
     assert_eq!(mode(&s.spool()), 0o700);
 }
+
+// ---------------------------------------------------------------------------
+// Medium
+// ---------------------------------------------------------------------------
+
+const UNABLE: &str = "Unable to log in with provided credentials.";
+const CONFIRM: &str = "http://localhost:8000/account-confirm-email/";
+
+fn throttled_on(extra: &[(&str, &str)]) -> Server {
+    let mut env = vec![("RESTAUTH_THROTTLE_ENABLED", "true")];
+    env.extend_from_slice(extra);
+    Server::start_with(&env)
+}
+
+/// A request that a proxy on loopback forwards for `client`.
+fn post_from(s: &Server, client: &str, path: &str, body: &serde_json::Value) -> Resp {
+    s.request(
+        "POST",
+        path,
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Forwarded-For", client),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn bad_login_from(s: &Server, client: &str) -> u16 {
+    post_from(
+        s,
+        client,
+        "/rest-auth/login/",
+        // A name per client, so that no softlock gets in the way.
+        &json!({"username": format!("nobody-{client}"), "password": "wrong"}),
+    )
+    .status
+}
+
+#[test]
+fn throttle_counts_ipv6_clients_per_64() {
+    let s = throttled_on(&[("RESTAUTH_THROTTLE_LOGIN", "3/min")]);
+    for host in 1..=3 {
+        assert_eq!(bad_login_from(&s, &format!("2001:db8:1:2::{host:x}")), 400);
+    }
+    // Another address of the same /64 is the same client…
+    assert_eq!(bad_login_from(&s, "2001:db8:1:2:ffff:ffff:ffff:fffe"), 429);
+    // …another /64 is another.
+    assert_eq!(bad_login_from(&s, "2001:db8:1:3::1"), 400);
+}
+
+#[test]
+fn throttle_memory_is_capped_and_forgets_the_coldest_key() {
+    let s = throttled_on(&[
+        ("RESTAUTH_THROTTLE_LOGIN", "1/h"),
+        ("RESTAUTH_THROTTLE_MAX_TRACKED_KEYS", "100"),
+    ]);
+    assert_eq!(bad_login_from(&s, "198.51.100.1"), 400);
+    assert_eq!(bad_login_from(&s, "198.51.100.1"), 429);
+    for i in 0..100 {
+        assert_eq!(bad_login_from(&s, &format!("203.0.113.{i}")), 400);
+    }
+    // 100 newer counters pushed the oldest out: memory stays bounded, and this
+    // is what an attacker must pay to reset their own counter (README).
+    assert_eq!(bad_login_from(&s, "198.51.100.1"), 400);
+}
+
+/// Median wall time of `n` requests of each of two bodies, paced so that the
+/// mail worker is idle before every request (the request's own work is measured).
+fn paced_medians(
+    s: &Server,
+    path: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    n: usize,
+) -> (f64, f64) {
+    let mut times = (Vec::new(), Vec::new());
+    for round in 0..n + 20 {
+        // Alternate which goes first, so drift affects both alike.
+        let order = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for first in order {
+            s.wait_for_mail_requests();
+            while s.queued_mail() > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let body = if first { a } else { b };
+            let started = std::time::Instant::now();
+            assert_eq!(s.post_json(path, body, None).status, 200);
+            let took = started.elapsed().as_secs_f64() * 1000.0;
+            if round >= 20 {
+                if first {
+                    times.0.push(took)
+                } else {
+                    times.1.push(took)
+                }
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|x, y| x.total_cmp(y));
+        v[v.len() / 2]
+    };
+    (median(&mut times.0), median(&mut times.1))
+}
+
+#[test]
+#[ignore = "benchmark-style (timing): bench/run.sh runs it with --ignored"]
+fn reset_and_resend_timing_does_not_tell_who_is_registered() {
+    let s = Server::start();
+    s.create_user("known", "known@example.com", PASSWORD);
+    s.create_unverified_user("pending", "pending@example.com", PASSWORD);
+    for (path, registered) in [
+        ("/rest-auth/password/reset/", "known@example.com"),
+        (
+            "/rest-auth/registration/resend-email/",
+            "pending@example.com",
+        ),
+    ] {
+        let (known, unknown) = paced_medians(
+            &s,
+            path,
+            &json!({"email": registered}),
+            &json!({"email": "nobody@example.com"}),
+            200,
+        );
+        let ratio = known / unknown;
+        println!("{path}: registered {known:.3} ms, unknown {unknown:.3} ms, ratio {ratio:.3}");
+        assert!(
+            (0.9..=1.1).contains(&ratio),
+            "{path}: {known:.3} vs {unknown:.3} ms"
+        );
+    }
+}
+
+#[test]
+fn login_of_an_account_without_password_costs_a_full_hash() {
+    let s = Server::start_with(&[("RESTAUTH_SECURITY_PASSWORD_ITERATIONS", "300000")]);
+    let id = s.create_user("social", "social@example.com", PASSWORD);
+    // What a Facebook- or Twitter-only account holds.
+    s.db()
+        .execute(
+            "UPDATE users SET password = '!unusable0123456789' WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    // Work is measured as the server's CPU time, not as latency.
+    let cpu_for = |username: &str| {
+        let before = s.cpu_time();
+        for _ in 0..3 {
+            s.post_json(
+                "/rest-auth/login/",
+                &json!({"username": username, "password": "a-guess"}),
+                None,
+            )
+            .assert(400, json!({"non_field_errors": [UNABLE]}));
+        }
+        s.cpu_time() - before
+    };
+    let unknown = cpu_for("no-such-user");
+    let social = cpu_for("social");
+    assert!(unknown.as_millis() >= 30, "a hash costs CPU: {unknown:?}");
+    assert!(
+        social * 2 >= unknown,
+        "social-only {social:?} vs unknown {unknown:?}: the answer's cost tells"
+    );
+}
+
+#[test]
+fn registration_mail_bombing_is_limited_per_address() {
+    let s = throttled_on(&[]);
+    let mut created = 0;
+    for i in 0..20 {
+        let r = post_from(
+            &s,
+            &format!("203.0.113.{}", i + 1),
+            "/rest-auth/registration/",
+            &json!({"username": format!("bomb{i}"), "email": "victim@example.org",
+                    "password1": PASSWORD, "password2": PASSWORD}),
+        );
+        match r.status {
+            201 => created += 1,
+            429 => {}
+            other => panic!("{other}: {}", r.text()),
+        }
+    }
+    assert_eq!(created, 3, "registration_per_email defaults to 3/h");
+    let mails: i64 = s
+        .db()
+        .query_row(
+            "SELECT count(*) FROM outbox WHERE to_address = 'victim@example.org'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(mails, 3);
+}
+
+#[test]
+fn shared_address_limits_count_mails_not_requests() {
+    let s = throttled_on(&[]);
+    for i in 0..5 {
+        s.create_unverified_user(&format!("member{i}"), "family@example.org", PASSWORD);
+    }
+    let mails_to_family = || -> i64 {
+        s.wait_for_mail_requests();
+        s.db()
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE to_address = 'family@example.org'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    for path in [
+        "/rest-auth/password/reset/",
+        "/rest-auth/registration/resend-email/",
+    ] {
+        let statuses: Vec<u16> = (0..4)
+            .map(|i| {
+                post_from(
+                    &s,
+                    &format!("198.51.100.{i}"),
+                    path,
+                    &json!({"email": "family@example.org"}),
+                )
+                .status
+            })
+            .collect();
+        assert_eq!(statuses, [200, 200, 200, 429], "{path}");
+    }
+    // 3 reset mails and 3 confirmation mails reached the address, not 5 per request.
+    assert_eq!(mails_to_family(), 6);
+}
+
+// ---------------------------------------------------------------------------
+// Low
+// ---------------------------------------------------------------------------
+
+#[test]
+fn softlock_does_not_tie_a_username_to_its_address() {
+    let s = throttled_on(&[
+        ("RESTAUTH_THROTTLE_SOFTLOCK_THRESHOLD", "3"),
+        ("RESTAUTH_THROTTLE_SOFTLOCK_BASE", "1h"),
+    ]);
+    s.create_user("frank", "frank@example.org", PASSWORD);
+    let attempt = |body: serde_json::Value| s.post_json("/rest-auth/login/", &body, None).status;
+    for _ in 0..3 {
+        assert_eq!(attempt(json!({"username": "frank", "password": "x"})), 400);
+    }
+    assert_eq!(attempt(json!({"username": "frank", "password": "x"})), 429);
+    // The address answers as any address never tried: nothing links the two.
+    assert_eq!(
+        attempt(json!({"email": "frank@example.org", "password": "x"})),
+        400
+    );
+    assert_eq!(
+        attempt(json!({"email": "stranger@example.org", "password": "x"})),
+        400
+    );
+    assert_eq!(
+        attempt(json!({"username": "frank@example.org", "password": "x"})),
+        400
+    );
+}
+
+#[test]
+fn a_username_cannot_be_another_accounts_address() {
+    let s = Server::start();
+    s.create_user("carol", "carol@example.org", PASSWORD);
+    s.create_user("mallory", "mallory@example.org", PASSWORD);
+    let key = s.login("mallory", PASSWORD);
+    let refused = json!({"username": ["An email address can only be the username of the account it belongs to."]});
+    s.send_json(
+        "PATCH",
+        "/rest-auth/user/",
+        &json!({"username": "carol@example.org"}),
+        Some(&key),
+    )
+    .assert(400, refused.clone());
+    // An unknown address is refused alike (the rule reveals no account).
+    s.send_json(
+        "PATCH",
+        "/rest-auth/user/",
+        &json!({"username": "ghost@example.org"}),
+        Some(&key),
+    )
+    .assert(400, refused.clone());
+    // One's own address is fine.
+    let r = s.send_json(
+        "PATCH",
+        "/rest-auth/user/",
+        &json!({"username": "mallory@example.org"}),
+        Some(&key),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    s.post_json(
+        "/rest-auth/registration/",
+        &json!({"username": "carol@example.org", "email": "m2@example.org", "password1": PASSWORD, "password2": PASSWORD}),
+        None,
+    )
+    .assert(400, refused);
+
+    // A row an older version allowed: mallory named after carol's address.
+    s.db()
+        .execute(
+            "UPDATE users SET username = 'carol@example.org', username_lower = 'carol@example.org' WHERE username_lower = 'mallory@example.org'",
+            [],
+        )
+        .unwrap();
+    // The address in the username field is tried as an address first: carol gets in.
+    let r = s.post_json(
+        "/rest-auth/login/",
+        &json!({"username": "carol@example.org", "password": PASSWORD}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let carol_key = r.json()["key"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.get("/rest-auth/user/", Some(&carol_key)).json()["username"],
+        "carol"
+    );
+}
+
+#[test]
+fn email_validator_follows_django_in_quoted_local_parts() {
+    let s = Server::start();
+    for (i, email) in [
+        "\"x\r\nBcc: victim@example.org\"@example.org",
+        "\"x\ty\"@example.org",
+        "\"x y\"@example.org",
+        "\"x\\\ny\"@example.org",
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.post_json(
+            "/rest-auth/registration/",
+            &json!({"username": format!("inject{i}"), "email": email, "password1": PASSWORD, "password2": PASSWORD}),
+            None,
+        )
+        .assert(400, json!({"email": ["Enter a valid email address."]}));
+    }
+    let r = s.post_json(
+        "/rest-auth/registration/",
+        &json!({"username": "quoted", "email": "\"x.y\"@example.org", "password1": PASSWORD, "password2": PASSWORD}),
+        None,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+#[test]
+fn an_address_is_verified_for_one_account_only() {
+    let s = Server::start();
+    for name in ["first", "second"] {
+        let r = s.post_json(
+            "/rest-auth/registration/",
+            &json!({"username": name, "email": "shared@example.org", "password1": PASSWORD, "password2": PASSWORD}),
+            None,
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let mails = s.wait_for_mails(2);
+    let key = |m: &Mail| {
+        m.link(CONFIRM)
+            .unwrap()
+            .trim_start_matches(CONFIRM)
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let verify = |k: String| {
+        s.post_json(
+            "/rest-auth/registration/verify-email/",
+            &json!({"key": k}),
+            None,
+        )
+    };
+    verify(key(&mails[0])).assert(200, json!({"detail": "ok"}));
+    verify(key(&mails[1])).assert(
+        400,
+        json!({"email": ["User is already registered with this e-mail address."]}),
+    );
+    let verified: i64 = s
+        .db()
+        .query_row(
+            "SELECT count(*) FROM users WHERE email = 'shared@example.org' AND email_verified = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(verified, 1);
+}
+
+#[test]
+fn usernames_are_nfkc_normalised() {
+    let s = Server::start();
+    s.create_user("alice", "alice@example.org", PASSWORD);
+    s.post_json(
+        "/rest-auth/registration/",
+        &json!({"username": "ａｌｉｃｅ", "email": "other@example.org", "password1": PASSWORD, "password2": PASSWORD}),
+        None,
+    )
+    .assert(400, json!({"username": ["A user with that username already exists."]}));
+    let key = s.login("ａｌｉｃｅ", PASSWORD);
+    let r = s.send_json(
+        "PATCH",
+        "/rest-auth/user/",
+        &json!({"username": "ｂｏｂ"}),
+        Some(&key),
+    );
+    assert_eq!(
+        (r.status, r.json()["username"].clone()),
+        (200, json!("bob"))
+    );
+}
+
+#[test]
+fn a_proxy_on_loopback_is_trusted_by_default() {
+    let s = throttled_on(&[("RESTAUTH_THROTTLE_LOGIN", "2/min")]);
+    assert_eq!(bad_login_from(&s, "203.0.113.1"), 400);
+    assert_eq!(bad_login_from(&s, "203.0.113.1"), 400);
+    assert_eq!(bad_login_from(&s, "203.0.113.1"), 429);
+    assert_eq!(
+        bad_login_from(&s, "203.0.113.2"),
+        400,
+        "each client has its own count"
+    );
+    // A peer not listed is not believed.
+    let s = throttled_on(&[
+        ("RESTAUTH_THROTTLE_LOGIN", "2/min"),
+        ("RESTAUTH_SERVER_TRUSTED_PROXIES", "192.0.2.1"),
+    ]);
+    assert_eq!(bad_login_from(&s, "203.0.113.1"), 400);
+    assert_eq!(bad_login_from(&s, "203.0.113.2"), 400);
+    assert_eq!(
+        bad_login_from(&s, "203.0.113.3"),
+        429,
+        "all share the socket address"
+    );
+}

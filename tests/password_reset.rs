@@ -83,6 +83,7 @@ fn no_enumeration_and_no_mail_for_unknown_or_inactive() {
     .assert(400, json!({"email": ["Enter a valid email address."]}));
     s.post_json("/rest-auth/password/reset/", &json!({}), None)
         .assert(400, json!({"email": ["This field is required."]}));
+    s.wait_for_mail_requests();
     assert_eq!(s.queued_mail(), 0);
     let sent: i64 = s
         .db()

@@ -23,9 +23,21 @@ pub fn create(
     Ok(key)
 }
 
-/// Uses `key`: marks its address verified and the key used. `None` when the key is
-/// unknown, used, expired, or no longer matches the user's address.
-pub fn confirm(conn: &Connection, key: &str) -> Result<Option<i64>, AccountError> {
+/// What using a confirmation key did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The address of this user is now verified.
+    User(i64),
+    /// Unknown, used or expired key, or the user's address changed since.
+    NotFound,
+    /// Another account verified the address first; an address is verified for one account only.
+    AddressTaken,
+}
+
+/// Uses `key`: marks its address verified and the key used (see [`Confirmed`]).
+/// Run it in a write transaction: the check that no other account holds the
+/// address verified and the update are then one step.
+pub fn confirm(conn: &Connection, key: &str) -> Result<Confirmed, AccountError> {
     // Keys are lower-case; accept them typed in another case, as allauth does.
     let hash = key_hash(&key.to_ascii_lowercase());
     let t = now();
@@ -39,8 +51,11 @@ pub fn confirm(conn: &Connection, key: &str) -> Result<Option<i64>, AccountError
         })
         .optional()?;
     let Some((id, user_id, email)) = row else {
-        return Ok(None);
+        return Ok(Confirmed::NotFound);
     };
+    if super::users::verified_email_owner(conn, &email)?.is_some_and(|owner| owner != user_id) {
+        return Ok(Confirmed::AddressTaken);
+    }
     let updated = conn
         .prepare_cached(
             "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2 AND email_verified = 0",
@@ -48,11 +63,11 @@ pub fn confirm(conn: &Connection, key: &str) -> Result<Option<i64>, AccountError
         .execute(params![user_id, email])?;
     if updated == 0 {
         // Already verified, or the address changed since the mail was sent.
-        return Ok(None);
+        return Ok(Confirmed::NotFound);
     }
     conn.prepare_cached("UPDATE email_confirmations SET used_at = ?1 WHERE id = ?2")?
         .execute(params![t, id])?;
-    Ok(Some(user_id))
+    Ok(Confirmed::User(user_id))
 }
 
 /// Creates a confirmation key for `user`'s address and queues the mail that carries it,
@@ -66,6 +81,11 @@ pub fn send(
     let key = create(conn, user.id, &user.email, ttl)?;
     let message =
         crate::mail::templates::confirmation_email(&config.mail, &user.email, &user.username, &key);
-    crate::mail::outbox::enqueue(conn, &message)?;
+    crate::mail::outbox::enqueue_kind(
+        conn,
+        &message,
+        crate::mail::outbox::Kind::EmailConfirmation,
+        now(),
+    )?;
     Ok(())
 }

@@ -46,6 +46,21 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// A username as Django's `UsernameField` stores it: NFKC-normalised, so that
+/// fullwidth `ａｌｉｃｅ` and `alice` are one name. Applied to what clients send
+/// on registration, login and update.
+pub fn normalize_username(username: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    username.nfkc().collect()
+}
+
+/// The softlock key of a login identifier (a username or an address, as
+/// typed): the same for every spelling of one name, and independent of
+/// whether, or which, account it names (see `security::throttle`).
+pub fn softlock_key(identifier: &str) -> String {
+    format!("login:{}", normalize_username(identifier).to_lowercase())
+}
+
 /// The key usernames are unique under: Unicode lower case.
 pub fn username_key(username: &str) -> String {
     username.to_lowercase()
@@ -207,11 +222,15 @@ pub fn touch_last_login(conn: &Connection, id: i64) -> Result<(), AccountError> 
 
 /// Whether any user has this address verified.
 pub fn verified_email_exists(conn: &Connection, email: &str) -> Result<bool, AccountError> {
-    let found: Option<i64> = conn
+    Ok(verified_email_owner(conn, email)?.is_some())
+}
+
+/// The user who has this address verified, if any (at most one should).
+pub fn verified_email_owner(conn: &Connection, email: &str) -> Result<Option<i64>, AccountError> {
+    Ok(conn
         .prepare_cached("SELECT id FROM users WHERE email = ?1 AND email_verified = 1 LIMIT 1")?
         .query_row([email.to_lowercase()], |r| r.get(0))
-        .optional()?;
-    Ok(found.is_some())
+        .optional()?)
 }
 
 /// Marks a user's address verified (or not).

@@ -32,7 +32,8 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let email = email_field(&body, &mut errors, "email", CharSpec::optional(254));
     let password = char_field(&body, &mut errors, "password", CharSpec::required(4096));
     errors.into_result()?;
-    let (username, email) = (username.unwrap_or_default(), email.unwrap_or_default());
+    let username = users::normalize_username(&username.unwrap_or_default());
+    let email = email.unwrap_or_default();
     let password = password.unwrap_or_default();
 
     let methods = &app.config.accounts.login_methods;
@@ -64,25 +65,26 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let candidates = app.read(|conn| -> Result<Vec<User>, ApiError> {
         Ok(match &lookup {
             Lookup::Email(email) => users::by_email(conn, email, MAX_EMAIL_CANDIDATES)?,
-            Lookup::Username { name, also_email } => {
-                match users::by_username(conn, name)? {
-                    Some(u) => vec![u],
-                    // An address typed into the username field also works when email login is on.
-                    None if *also_email && name.contains('@') => {
-                        users::by_email(conn, name, MAX_EMAIL_CANDIDATES)?
-                    }
-                    None => Vec::new(),
+            // An address typed into the username field is tried as an address
+            // first when email login is on (as allauth), then as a username.
+            Lookup::Username { name, also_email } if *also_email && name.contains('@') => {
+                let by_address = users::by_email(conn, name, MAX_EMAIL_CANDIDATES)?;
+                if by_address.is_empty() {
+                    users::by_username(conn, name)?.into_iter().collect()
+                } else {
+                    by_address
                 }
             }
+            Lookup::Username { name, .. } => users::by_username(conn, name)?.into_iter().collect(),
         })
     })?;
 
-    // The softlock key: the account when the identifier names one, else the
-    // identifier itself; both behave the same, so existence is not revealed.
-    let lock_key = match (candidates.first(), &lookup) {
-        (Some(user), _) => format!("user:{}", user.id),
-        (None, Lookup::Email(e)) => format!("login:{}", e.to_lowercase()),
-        (None, Lookup::Username { name, .. }) => format!("login:{}", name.to_lowercase()),
+    // The softlock key is the identifier as typed, never the account: keyed on
+    // the account, failures by username would also lock the address, which
+    // would tell that the two are one account (see README "Security").
+    let lock_key = match &lookup {
+        Lookup::Email(e) => users::softlock_key(e),
+        Lookup::Username { name, .. } => users::softlock_key(name),
     };
     app.check_softlock(&lock_key)?;
     let nobody = candidates.is_empty();

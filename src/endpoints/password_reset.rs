@@ -1,19 +1,16 @@
-//! `POST P/password/reset/`: mails a reset link to the users with that address.
+//! `POST P/password/reset/`: mails a reset link to the users with that address (through the mail worker).
 
 use rouille::{Request, Response};
 
-use crate::accounts::{now, users};
+use crate::accounts::mail_requests::{self, MailRequest};
 use crate::api::fields::{email_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::respond::{detail, method_not_allowed, options};
 use crate::api::{ApiError, FieldErrors};
-use crate::mail::{outbox, templates};
-use crate::security::reset_token::{make_token, to_base36, TokenState};
 use crate::App;
 
 /// Methods of this path.
 pub const ALLOW: &str = "POST, OPTIONS";
-const MAX_RECIPIENTS: usize = 5;
 
 /// Handles the request. Always the same answer for a well-formed address (no enumeration).
 pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
@@ -32,34 +29,15 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         &format!("password_reset:to:{}", email.to_lowercase()),
         |t| t.password_reset_per_email,
     )?;
-    let queued = app.write(|tx| -> Result<bool, ApiError> {
-        let mut queued = false;
-        for user in users::by_email(tx, &email, MAX_RECIPIENTS)? {
-            if !user.is_active {
-                continue;
-            }
-            let state = TokenState {
-                user_id: user.id,
-                password_hash: &user.password,
-                last_login: user.last_login,
-                email: &user.email,
-            };
-            let token = make_token(&app.secret_key, &state, now());
-            let uid = to_base36(user.id as u64);
-            let message = templates::password_reset_email(
-                &app.config.mail,
-                &user.email,
-                &user.username,
-                &uid,
-                &token,
-            );
-            outbox::enqueue(tx, &message)?;
-            queued = true;
-        }
-        Ok(queued)
+    // Only the request is recorded here, the same work for any address; the
+    // mail worker finds the accounts and mails them (accounts::mail_requests).
+    app.write(|tx| -> Result<(), ApiError> {
+        Ok(mail_requests::record(
+            tx,
+            MailRequest::PasswordReset,
+            &email,
+        )?)
     })?;
-    if queued {
-        app.mail_queued();
-    }
+    app.mail_queued();
     Ok(detail("Password reset e-mail has been sent."))
 }

@@ -59,6 +59,9 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         Ok(())
     })?;
     // The owner proved control of the address: lift any softlock.
+    for identifier in [&user.username, &user.email] {
+        app.throttle.clear(&users::softlock_key(identifier));
+    }
     app.throttle.clear(&format!("user:{}", user.id));
     Ok(detail("Password has been reset with the new password."))
 }

@@ -5,13 +5,14 @@ use serde_json::json;
 
 use crate::accounts::users::{self, NewUser};
 use crate::accounts::{confirmations, tokens, AccountError};
+use crate::api::email::username_may_be;
 use crate::api::error::json_response;
 use crate::api::fields::{char_field, email_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::respond::{method_not_allowed, options};
 use crate::api::{ApiError, FieldErrors};
 use crate::config::EmailVerification;
-use crate::endpoints::user::INVALID_USERNAME;
+use crate::endpoints::user::{INVALID_USERNAME, NOT_YOUR_ADDRESS};
 use crate::security::validators::{validate_password, UserAttributes};
 use crate::App;
 
@@ -40,13 +41,19 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
 
     // Field phase, in declaration order.
     let mut errors = FieldErrors::new();
-    let username = char_field(&body, &mut errors, "username", CharSpec::required(150));
+    let username = char_field(&body, &mut errors, "username", CharSpec::required(150))
+        .map(|name| users::normalize_username(&name));
     if let Some(name) = &username {
         if !users::is_valid_username(name) {
             errors.add("username", INVALID_USERNAME);
         }
     }
     let email = email_field(&body, &mut errors, "email", email_spec).unwrap_or_default();
+    if let Some(name) = username.as_deref().filter(|_| !errors.has("username")) {
+        if !username_may_be(name, &email) {
+            errors.add("username", NOT_YOUR_ADDRESS);
+        }
+    }
     let password1 = char_field(&body, &mut errors, "password1", CharSpec::required(128));
     if let Some(p) = &password1 {
         for message in validate_password(p, None) {
@@ -89,6 +96,14 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     }
     errors.into_result()?;
 
+    let mails = verification != EmailVerification::None && !email.is_empty();
+    if mails {
+        // Per typed address, registered or not: no inbox gets more than the
+        // rate of confirmation mails from registrations, however many clients ask.
+        app.throttle_key(&format!("registration:to:{}", email.to_lowercase()), |t| {
+            t.registration_per_email
+        })?;
+    }
     let hash = app.hash_password(&password1)?;
     let ttl = app.config.accounts.token_ttl.as_secs() as i64;
     let key = app.write(|tx| -> Result<Option<String>, ApiError> {
@@ -111,7 +126,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
             AccountError::UsernameTaken => ApiError::field("username", USERNAME_TAKEN),
             other => other.into(),
         })?;
-        if verification != EmailVerification::None && !user.email.is_empty() {
+        if mails {
             confirmations::send(tx, &app.config, &user)?;
         }
         if verification == EmailVerification::Mandatory {

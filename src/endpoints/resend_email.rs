@@ -2,7 +2,7 @@
 
 use rouille::{Request, Response};
 
-use crate::accounts::{confirmations, users};
+use crate::accounts::mail_requests::{self, MailRequest};
 use crate::api::fields::{email_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::respond::{detail, method_not_allowed, options};
@@ -12,8 +12,6 @@ use crate::App;
 
 /// Methods of this path.
 pub const ALLOW: &str = "POST, OPTIONS";
-/// Users sharing one unverified address who get a mail per request.
-const MAX_RECIPIENTS: usize = 5;
 
 /// Handles the request. Always 200 for a well-formed address: the answer does not tell
 /// whether the address exists.
@@ -34,19 +32,15 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         t.resend_email_per_email
     })?;
     if app.config.accounts.email_verification != EmailVerification::None {
-        let queued = app.write(|tx| -> Result<bool, ApiError> {
-            let mut queued = false;
-            for user in users::by_email(tx, &email, MAX_RECIPIENTS)? {
-                if user.is_active && !user.email_verified {
-                    confirmations::send(tx, &app.config, &user)?;
-                    queued = true;
-                }
-            }
-            Ok(queued)
+        // Recorded only, the same work for any address (accounts::mail_requests).
+        app.write(|tx| -> Result<(), ApiError> {
+            Ok(mail_requests::record(
+                tx,
+                MailRequest::ResendConfirmation,
+                &email,
+            )?)
         })?;
-        if queued {
-            app.mail_queued();
-        }
+        app.mail_queued();
     }
     Ok(detail("ok"))
 }

@@ -4,6 +4,7 @@ use rouille::{Request, Response};
 
 use crate::accounts::users::{self, ProfileUpdate};
 use crate::api::auth::require_user;
+use crate::api::email::username_may_be;
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::respond::{method_not_allowed, ok, options, user_json};
@@ -16,6 +17,10 @@ pub const ALLOW: &str = "GET, PUT, PATCH, HEAD, OPTIONS";
 /// Django's `UnicodeUsernameValidator` message.
 pub const INVALID_USERNAME: &str =
     "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+
+/// A username that is an email address other than the account's own.
+pub const NOT_YOUR_ADDRESS: &str =
+    "An email address can only be the username of the account it belongs to.";
 
 /// Handles the request.
 pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
@@ -34,10 +39,13 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         &mut errors,
         "username",
         CharSpec::required(150).partial(partial),
-    );
+    )
+    .map(|name| users::normalize_username(&name));
     if let Some(name) = &username {
         if !users::is_valid_username(name) {
             errors.add("username", INVALID_USERNAME);
+        } else if !username_may_be(name, &owner.user.email) {
+            errors.add("username", NOT_YOUR_ADDRESS);
         }
     }
     let first_name = char_field(&body, &mut errors, "first_name", CharSpec::optional(150));

@@ -2,7 +2,7 @@
 
 use rouille::{Request, Response};
 
-use crate::accounts::confirmations;
+use crate::accounts::confirmations::{self, Confirmed};
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::respond::{detail, method_not_allowed, options};
@@ -26,8 +26,15 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     errors.into_result()?;
     let key = key.unwrap_or_default();
     app.write(|tx| -> Result<(), ApiError> {
-        confirmations::confirm(tx, &key)?.ok_or_else(ApiError::not_found)?;
-        Ok(())
+        match confirmations::confirm(tx, &key)? {
+            Confirmed::User(_) => Ok(()),
+            Confirmed::NotFound => Err(ApiError::not_found()),
+            // Only the holder of the key sees this: they read the mail.
+            Confirmed::AddressTaken => Err(ApiError::field(
+                "email",
+                "User is already registered with this e-mail address.",
+            )),
+        }
     })?;
     Ok(detail("ok"))
 }

@@ -98,21 +98,62 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// What a message is for: the `kind` column, which per-address limits count by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A password-reset link.
+    PasswordReset,
+    /// An email-confirmation link (registration or resend).
+    EmailConfirmation,
+    /// Anything else (stored as `''`).
+    Other,
+}
+
+impl Kind {
+    /// The value stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::PasswordReset => "password_reset",
+            Kind::EmailConfirmation => "email_confirmation",
+            Kind::Other => "",
+        }
+    }
+}
+
 /// Inserts `msg` as queued and due now; returns its id. A plain INSERT: the
 /// caller owns the transaction, so the mail commits or rolls back with the
 /// change that caused it.
 pub fn enqueue(conn: &Connection, msg: &Message) -> rusqlite::Result<i64> {
-    enqueue_at(conn, msg, now())
+    enqueue_kind(conn, msg, Kind::Other, now())
 }
 
 /// [`enqueue`] with an explicit creation time.
 pub fn enqueue_at(conn: &Connection, msg: &Message, now: i64) -> rusqlite::Result<i64> {
-    conn.execute(
-        "INSERT INTO outbox (created_at, to_address, subject, body_text, body_html, status, attempts, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, ?1)",
-        params![now, msg.to, msg.subject, msg.text, msg.html],
-    )?;
+    enqueue_kind(conn, msg, Kind::Other, now)
+}
+
+/// [`enqueue`] of a message of `kind`, created at `now`.
+pub fn enqueue_kind(
+    conn: &Connection,
+    msg: &Message,
+    kind: Kind,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (created_at, kind, to_address, subject, body_text, body_html, status, attempts, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', 0, ?1)",
+    )?
+    .execute(params![now, kind.as_str(), msg.to, msg.subject, msg.text, msg.html])?;
     Ok(conn.last_insert_rowid())
+}
+
+/// Messages of `kind` to `to` created at or after `since`, whatever their status:
+/// what a per-address limit counts.
+pub fn count_recent(conn: &Connection, to: &str, kind: Kind, since: i64) -> rusqlite::Result<u32> {
+    conn.prepare_cached(
+        "SELECT count(*) FROM outbox WHERE to_address = ?1 AND kind = ?2 AND created_at >= ?3",
+    )?
+    .query_row(params![to, kind.as_str(), since], |r| r.get(0))
 }
 
 /// Queued messages due at `now` (`next_attempt_at <= now`), oldest first, at most `limit`.

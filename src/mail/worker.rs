@@ -103,8 +103,22 @@ impl Shared {
     }
 }
 
+/// Turns requests recorded elsewhere into queued mail, at the start of every
+/// pass (see `accounts::mail_requests`); returns how many messages it queued.
+pub type Producer = Box<dyn FnMut(&mut Connection) -> Result<usize, String> + Send>;
+
 /// Starts the worker thread on its own connection to `db_path`.
 pub fn spawn(config: MailConfig, db_path: PathBuf, busy_timeout: Duration) -> MailWorker {
+    spawn_with_producer(config, db_path, busy_timeout, Box::new(|_| Ok(0)))
+}
+
+/// [`spawn`], with `producer` run before each delivery pass.
+pub fn spawn_with_producer(
+    config: MailConfig,
+    db_path: PathBuf,
+    busy_timeout: Duration,
+    producer: Producer,
+) -> MailWorker {
     let shared = Arc::new(Shared {
         signal: Mutex::new(Signal::default()),
         cond: Condvar::new(),
@@ -112,7 +126,7 @@ pub fn spawn(config: MailConfig, db_path: PathBuf, busy_timeout: Duration) -> Ma
     let thread_shared = shared.clone();
     let thread = std::thread::Builder::new()
         .name("restauth-mail".to_string())
-        .spawn(move || Worker::new(config, db_path, busy_timeout, thread_shared).run())
+        .spawn(move || Worker::new(config, db_path, busy_timeout, thread_shared, producer).run())
         .expect("cannot start the mail worker thread");
     MailWorker {
         shared,
@@ -205,6 +219,7 @@ struct Worker {
     backend: Backend,
     from: Result<Mailbox, String>,
     conn: Option<Connection>,
+    producer: Producer,
     /// Delivered, but `sent` not yet recorded: id → sent_at.
     unmarked: HashMap<i64, i64>,
     /// The last database problem logged, to log each one once.
@@ -217,6 +232,7 @@ impl Worker {
         db_path: PathBuf,
         busy_timeout: Duration,
         shared: Arc<Shared>,
+        producer: Producer,
     ) -> Worker {
         let backend = match config.backend {
             MailBackend::Spool => Backend::Spool(config.spool_dir.clone()),
@@ -234,6 +250,7 @@ impl Worker {
             backend,
             from,
             conn: None,
+            producer,
             unmarked: HashMap::new(),
             last_db_error: None,
         }
@@ -282,6 +299,13 @@ impl Worker {
             )?);
         }
         self.flush_unmarked()?;
+        let conn = self.conn.as_mut().expect("opened above");
+        if let Err(e) = (self.producer)(conn) {
+            // Requests stay recorded; the next pass tries again.
+            log(&format!(
+                "mail: cannot turn requests into mail, will retry: {e}"
+            ));
+        }
         loop {
             let conn = self.conn.as_ref().expect("opened above");
             let batch = outbox::due(conn, outbox::now(), BATCH)?;

@@ -28,6 +28,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use hashlink::LinkedHashMap;
@@ -120,10 +121,13 @@ struct Window {
 /// first out, with expired keys swept a few at a time from its cold end.
 ///
 /// Every operation costs the same whatever the number of keys (a hash lookup
-/// and a constant number of pops); SipHash with a random key, so that keys an
-/// attacker chooses (email addresses) cannot collide on purpose.
+/// and a constant number of pops). Keys are stored as their 64-bit SipHash
+/// under a random per-process key: no allocation per key, and an attacker
+/// cannot choose keys (email addresses) that collide; two keys sharing a hash
+/// by chance (about 1 in 10^7 with a million keys) would share a counter.
 struct Lru<V> {
-    map: LinkedHashMap<String, V, RandomState>,
+    keyer: RandomState,
+    map: LinkedHashMap<u64, V, RandomState>,
     capacity: usize,
 }
 
@@ -133,6 +137,7 @@ const SWEEP_PER_OP: usize = 2;
 impl<V> Lru<V> {
     fn new(capacity: usize) -> Lru<V> {
         Lru {
+            keyer: RandomState::new(),
             map: LinkedHashMap::with_hasher(RandomState::new()),
             capacity: capacity.max(1),
         }
@@ -153,13 +158,27 @@ impl<V> Lru<V> {
     /// The value of `key`, now the most recently touched, created with `new`
     /// if missing (evicting the least recently touched key when full).
     fn touch(&mut self, key: &str, new: impl FnOnce() -> V) -> &mut V {
-        if self.map.contains_key(key) {
-            return self.map.to_back(key).expect("present");
+        let id = self.id(key);
+        if self.map.contains_key(&id) {
+            return self.map.to_back(&id).expect("present");
         }
         if self.map.len() >= self.capacity {
             self.map.pop_front();
         }
-        self.map.entry(key.to_string()).or_insert_with(new)
+        self.map.entry(id).or_insert_with(new)
+    }
+
+    fn get(&self, key: &str) -> Option<&V> {
+        self.map.get(&self.id(key))
+    }
+
+    fn remove(&mut self, key: &str) {
+        let id = self.id(key);
+        self.map.remove(&id);
+    }
+
+    fn id(&self, key: &str) -> u64 {
+        self.keyer.hash_one(key)
     }
 }
 
@@ -227,7 +246,7 @@ impl Throttle {
     pub fn check_softlock(&self, account: &str) -> Result<(), Wait> {
         let now = self.clock.now();
         let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        match locks.map.get(account).and_then(|s| s.until) {
+        match locks.get(account).and_then(|s| s.until) {
             Some(until) if until > now => Err(Wait(ceil_secs(until - now))),
             _ => Ok(()),
         }
@@ -260,7 +279,6 @@ impl Throttle {
         self.locks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .map
             .remove(account);
     }
 

@@ -131,6 +131,23 @@ impl Server {
         Server::spawn(dir, config, env)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time the server process has used so far (user + system), from /proc.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf only reads a constant of the system.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis(ticks * 1000 / hz)
+    }
+
     /// Everything the server wrote to stderr so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")
@@ -174,6 +191,36 @@ impl Server {
                 username,
                 "--email",
                 email,
+                "--password-stdin",
+                "--skip-validation",
+            ],
+            &format!("{password}\n"),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.db()
+            .query_row(
+                "SELECT id FROM users WHERE username = ?1",
+                [username],
+                |r| r.get(0),
+            )
+            .expect("created user")
+    }
+
+    /// Creates a user through the CLI with the address left unverified.
+    pub fn create_unverified_user(&self, username: &str, email: &str, password: &str) -> i64 {
+        let out = self.cli(
+            &[
+                "user",
+                "create",
+                "--username",
+                username,
+                "--email",
+                email,
+                "--unverified",
                 "--password-stdin",
                 "--skip-validation",
             ],
@@ -488,6 +535,22 @@ impl Server {
             self.mails().len(),
             self.logs()
         );
+    }
+
+    /// Waits (polling, bounded) until the mail worker has turned every
+    /// recorded reset or resend request into mail (or into nothing).
+    pub fn wait_for_mail_requests(&self) {
+        for _ in 0..400 {
+            let pending: i64 = self
+                .db()
+                .query_row("SELECT count(*) FROM mail_requests", [], |r| r.get(0))
+                .unwrap_or(1);
+            if pending == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("mail requests still pending; logs:\n{}", self.logs());
     }
 
     /// How many outbox rows are still queued.

@@ -1,0 +1,175 @@
+//! Account mail asked for by address: password resets and confirmation resends.
+//!
+//! The endpoint [`record`]s the request, one row, whatever the address; the
+//! mail worker later calls [`process_pending`], which looks the address up and
+//! queues the mail. So the endpoint's work (and its timing) is the same for a
+//! registered and an unknown address, and the per-address limit is counted
+//! where the mail is made: per message sent to the address, from the outbox,
+//! however many accounts share the address.
+
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use super::{confirmations, now, users, AccountError};
+use crate::config::{Config, EmailVerification};
+use crate::mail::outbox::{self, Kind};
+use crate::mail::templates;
+use crate::security::reset_token::{make_token, to_base36, TokenState};
+use crate::security::throttle::Rate;
+
+/// Accounts sharing one address that a request may reach.
+const MAX_RECIPIENTS: usize = 5;
+/// Requests handled per transaction batch.
+const BATCH: i64 = 50;
+
+/// What was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailRequest {
+    /// `password/reset/`: a reset link for every active account with the address.
+    PasswordReset,
+    /// `registration/resend-email/`: a new confirmation link for every active
+    /// account with the address still unverified.
+    ResendConfirmation,
+}
+
+impl MailRequest {
+    fn kind(self) -> Kind {
+        match self {
+            MailRequest::PasswordReset => Kind::PasswordReset,
+            MailRequest::ResendConfirmation => Kind::EmailConfirmation,
+        }
+    }
+
+    fn parse(s: &str) -> Option<MailRequest> {
+        match s {
+            "password_reset" => Some(MailRequest::PasswordReset),
+            "email_confirmation" => Some(MailRequest::ResendConfirmation),
+            _ => None,
+        }
+    }
+}
+
+/// Records a request for `email` in the caller's transaction.
+pub fn record(conn: &Connection, request: MailRequest, email: &str) -> Result<(), AccountError> {
+    conn.prepare_cached("INSERT INTO mail_requests (kind, email, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![
+            request.kind().as_str(),
+            email.to_lowercase(),
+            now()
+        ])?;
+    Ok(())
+}
+
+/// What the mail worker needs to turn requests into mail.
+pub struct Context {
+    /// The whole configuration (links, lifetimes, limits).
+    pub config: Config,
+    /// The server secret (reset links).
+    pub secret_key: String,
+}
+
+/// Turns every pending request into queued mail; returns how many messages
+/// were queued. Each request is handled in its own transaction with the mail
+/// it causes, so a crash leaves it pending and it is handled after restart.
+pub fn process_pending(conn: &mut Connection, ctx: &Context) -> Result<usize, AccountError> {
+    let mut queued = 0;
+    loop {
+        let pending: Vec<(i64, String, String)> = {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, kind, email FROM mail_requests ORDER BY id LIMIT ?1")?;
+            let rows = stmt.query_map([BATCH], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let full = pending.len() as i64 == BATCH;
+        for (id, kind, email) in pending {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Gone means another worker took it.
+            let taken = tx
+                .prepare_cached("DELETE FROM mail_requests WHERE id = ?1")?
+                .execute([id])?;
+            if taken == 1 {
+                if let Some(request) = MailRequest::parse(&kind) {
+                    queued += queue_mail(&tx, ctx, request, &email)?;
+                }
+            }
+            tx.commit()?;
+        }
+        if !full {
+            return Ok(queued);
+        }
+    }
+}
+
+/// Queues the mail one request causes, within the per-address limit.
+fn queue_mail(
+    conn: &Connection,
+    ctx: &Context,
+    request: MailRequest,
+    email: &str,
+) -> Result<usize, AccountError> {
+    let config = &ctx.config;
+    if request == MailRequest::ResendConfirmation
+        && config.accounts.email_verification == EmailVerification::None
+    {
+        return Ok(0);
+    }
+    let t = now();
+    let mut budget = remaining(conn, config, request, email, t)?;
+    let mut queued = 0;
+    for user in users::by_email(conn, email, MAX_RECIPIENTS)? {
+        if budget == 0 {
+            break;
+        }
+        if !user.is_active {
+            continue;
+        }
+        match request {
+            MailRequest::PasswordReset => {
+                let state = TokenState {
+                    user_id: user.id,
+                    password_hash: &user.password,
+                    last_login: user.last_login,
+                    email: &user.email,
+                };
+                let token = make_token(&ctx.secret_key, &state, t);
+                let uid = to_base36(user.id as u64);
+                let message = templates::password_reset_email(
+                    &config.mail,
+                    &user.email,
+                    &user.username,
+                    &uid,
+                    &token,
+                );
+                outbox::enqueue_kind(conn, &message, Kind::PasswordReset, t)?;
+            }
+            MailRequest::ResendConfirmation => {
+                if user.email_verified {
+                    continue;
+                }
+                confirmations::send(conn, config, &user)?;
+            }
+        }
+        budget -= 1;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
+/// How many more mails of this kind `email` may receive now.
+fn remaining(
+    conn: &Connection,
+    config: &Config,
+    request: MailRequest,
+    email: &str,
+    now: i64,
+) -> Result<u32, AccountError> {
+    if !config.throttle.enabled {
+        return Ok(u32::MAX);
+    }
+    let rate: Rate = match request {
+        MailRequest::PasswordReset => config.throttle.password_reset_per_email,
+        MailRequest::ResendConfirmation => config.throttle.resend_email_per_email,
+    };
+    let since = now.saturating_sub(rate.period.as_secs() as i64);
+    let sent = outbox::count_recent(conn, email, request.kind(), since)?;
+    Ok(rate.count.saturating_sub(sent))
+}
