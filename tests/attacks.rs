@@ -621,3 +621,139 @@ fn a_proxy_on_loopback_is_trusted_by_default() {
         "all share the socket address"
     );
 }
+
+// ---------------------------------------------------------------------------
+// What held, and must keep holding
+// ---------------------------------------------------------------------------
+
+/// Sends `body` to `path` from `n` threads released together; the statuses.
+fn race(s: &Server, path: &str, bodies: Vec<serde_json::Value>) -> Vec<u16> {
+    use std::io::{Read, Write};
+    let addr = s.addr;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(bodies.len()));
+    let threads: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let (barrier, path) = (barrier.clone(), path.to_string());
+            std::thread::spawn(move || {
+                let body = body.to_string();
+                let req = format!(
+                    "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                barrier.wait();
+                c.write_all(req.as_bytes()).unwrap();
+                let mut out = Vec::new();
+                let _ = c.read_to_end(&mut out);
+                let head = String::from_utf8_lossy(&out).to_string();
+                head.split(' ').nth(1).and_then(|s| s.parse::<u16>().ok()).unwrap_or(0)
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn sixteen_concurrent_confirms_of_one_reset_link_succeed_once() {
+    let s = Server::start();
+    s.create_user("racer", "racer@example.com", PASSWORD);
+    s.post_json(
+        "/rest-auth/password/reset/",
+        &json!({"email": "racer@example.com"}),
+        None,
+    );
+    let mail = s.wait_for_mails(1).remove(0);
+    let prefix = "http://localhost:8000/password-reset/confirm/";
+    let link = mail.link(prefix).unwrap();
+    let (uid, token) = link
+        .trim_start_matches(prefix)
+        .trim_end_matches('/')
+        .split_once('/')
+        .map(|(u, t)| (u.to_string(), t.to_string()))
+        .unwrap();
+    let bodies = (0..16)
+        .map(|i| {
+            let p = format!("Winner-pass-{i:02}");
+            json!({"uid": uid, "token": token, "new_password1": p, "new_password2": p})
+        })
+        .collect();
+    let statuses = race(&s, "/rest-auth/password/reset/confirm/", bodies);
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 400).count(),
+        15,
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn concurrent_registrations_of_spellings_of_one_name_make_one_account() {
+    let s = Server::start();
+    // Case, Unicode case and NFKC variants (a decomposed é) of one username.
+    let spellings = [
+        "émile",
+        "ÉMILE",
+        "Émile",
+        "ÉmIlE",
+        "e\u{301}mile",
+        "E\u{301}MILE",
+    ];
+    let bodies = (0..32)
+        .map(|i| {
+            json!({"username": spellings[i % spellings.len()], "email": format!("e{i}@example.com"),
+                   "password1": PASSWORD, "password2": PASSWORD})
+        })
+        .collect();
+    let statuses = race(&s, "/rest-auth/registration/", bodies);
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 400).count(),
+        31,
+        "{statuses:?}"
+    );
+    let users: i64 = s
+        .db()
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 1);
+}
+
+#[test]
+fn forwarding_headers_are_ignored_from_untrusted_peers() {
+    let s = throttled_on(&[
+        ("RESTAUTH_THROTTLE_LOGIN", "3/min"),
+        ("RESTAUTH_SERVER_TRUSTED_PROXIES", ""),
+    ]);
+    let body = json!({"username": "x", "password": "y"}).to_string();
+    let statuses: Vec<u16> = [
+        ("X-Forwarded-For", "203.0.113.1"),
+        ("X-Real-IP", "203.0.113.2"),
+        ("Forwarded", "for=203.0.113.3"),
+        ("X-Forwarded-For", "203.0.113.4"),
+    ]
+    .iter()
+    .map(|(name, value)| {
+        s.request(
+            "POST",
+            "/rest-auth/login/",
+            &[("Content-Type", "application/json"), (name, value)],
+            body.as_bytes(),
+        )
+        .status
+    })
+    .collect();
+    assert_eq!(
+        statuses,
+        [400, 400, 400, 429],
+        "one client: the socket address"
+    );
+}
