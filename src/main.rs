@@ -150,6 +150,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Fail> {
     let config = Config::load(cli.config.as_deref(), &|k| std::env::var(k).ok())
         .map_err(|e| e.to_string())?;
+    // Only the server (and creating users) may start a new database: a backup
+    // or a check of a path that holds none is a wrong --config, not a fresh start.
+    if matches!(cli.command, Command::Backup { .. } | Command::Check)
+        && !config.database.path.exists()
+    {
+        return Err(Fail(format!(
+            "there is no database at {} (check --config or RESTAUTH_DATABASE_PATH)",
+            config.database.path.display()
+        )));
+    }
     let app = App::open(config).map_err(|e| e.to_string())?;
     match cli.command {
         Command::Serve => Ok(restauth::serve(app).map_err(|e| e.to_string())?),

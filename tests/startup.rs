@@ -17,8 +17,9 @@ fn a_corrupt_database_stops_the_server() {
         ),
     )
     .unwrap();
-    // A valid database first, then its pages overwritten with garbage.
-    let out = run_cli(&config, &[], &["check"], "");
+    // A valid database first (any command but check and backup creates one),
+    // then its pages overwritten with garbage.
+    let out = run_cli(&config, &[], &["user", "list"], "");
     assert!(
         out.status.success(),
         "{}",
@@ -42,4 +43,33 @@ fn a_corrupt_database_stops_the_server() {
         );
         assert!(!stderr.contains("listening on"), "{stderr}");
     }
+}
+
+#[test]
+fn check_and_backup_refuse_a_database_that_does_not_exist() {
+    // A wrong --config (or a typo in database.path) must not quietly create,
+    // check and back up an empty database.
+    let dir = TempDir::new();
+    let config = dir.0.join("auth.toml");
+    let db = dir.0.join("missing.sqlite3");
+    std::fs::write(
+        &config,
+        format!("[database]\npath = \"{}\"\n", db.display()),
+    )
+    .unwrap();
+    let copy = dir.0.join("copy.sqlite3");
+    for args in [&["check"][..], &["backup", copy.to_str().unwrap()][..]] {
+        let out = run_cli(&config, &[], args, "");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(
+            stderr.contains("there is no database at"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!db.exists() && !copy.exists(), "nothing created");
+    assert!(
+        !dir.0.join("restauth.secret").exists(),
+        "no secret generated"
+    );
 }
