@@ -120,15 +120,10 @@ fn a_secret_stored_by_an_older_version_moves_to_its_file() {
         !s.logs().contains("legacy-secret"),
         "the key is never printed"
     );
-    let left: i64 = s
-        .db()
-        .query_row(
-            "SELECT count(*) FROM settings WHERE name = 'secret_key'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(left, 0);
+    assert_eq!(
+        s.count("SELECT count(*) FROM settings WHERE name = 'secret_key'"),
+        0
+    );
     let file = s.dir.0.join("restauth.secret");
     assert_eq!(
         std::fs::read_to_string(&file).unwrap().trim(),
@@ -368,15 +363,10 @@ fn registration_mail_bombing_is_limited_per_address() {
         }
     }
     assert_eq!(created, 3, "registration_per_email defaults to 3/h");
-    let mails: i64 = s
-        .db()
-        .query_row(
-            "SELECT count(*) FROM outbox WHERE to_address = 'victim@example.org'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(mails, 3);
+    assert_eq!(
+        s.count("SELECT count(*) FROM outbox WHERE to_address = 'victim@example.org'"),
+        3
+    );
 }
 
 #[test]
@@ -387,13 +377,7 @@ fn shared_address_limits_count_mails_not_requests() {
     }
     let mails_to_family = || -> i64 {
         s.wait_for_mail_requests();
-        s.db()
-            .query_row(
-                "SELECT count(*) FROM outbox WHERE to_address = 'family@example.org'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
+        s.count("SELECT count(*) FROM outbox WHERE to_address = 'family@example.org'")
     };
     for path in [
         "/rest-auth/password/reset/",
@@ -563,15 +547,12 @@ fn an_address_is_verified_for_one_account_only() {
         400,
         json!({"email": ["User is already registered with this e-mail address."]}),
     );
-    let verified: i64 = s
-        .db()
-        .query_row(
-            "SELECT count(*) FROM users WHERE email = 'shared@example.org' AND email_verified = 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(verified, 1);
+    assert_eq!(
+        s.count(
+            "SELECT count(*) FROM users WHERE email = 'shared@example.org' AND email_verified = 1"
+        ),
+        1
+    );
 }
 
 #[test]
@@ -626,34 +607,6 @@ fn a_proxy_on_loopback_is_trusted_by_default() {
 // What held, and must keep holding
 // ---------------------------------------------------------------------------
 
-/// Sends `body` to `path` from `n` threads released together; the statuses.
-fn race(s: &Server, path: &str, bodies: Vec<serde_json::Value>) -> Vec<u16> {
-    use std::io::{Read, Write};
-    let addr = s.addr;
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(bodies.len()));
-    let threads: Vec<_> = bodies
-        .into_iter()
-        .map(|body| {
-            let (barrier, path) = (barrier.clone(), path.to_string());
-            std::thread::spawn(move || {
-                let body = body.to_string();
-                let req = format!(
-                    "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let mut c = std::net::TcpStream::connect(addr).unwrap();
-                barrier.wait();
-                c.write_all(req.as_bytes()).unwrap();
-                let mut out = Vec::new();
-                let _ = c.read_to_end(&mut out);
-                let head = String::from_utf8_lossy(&out).to_string();
-                head.split(' ').nth(1).and_then(|s| s.parse::<u16>().ok()).unwrap_or(0)
-            })
-        })
-        .collect();
-    threads.into_iter().map(|t| t.join().unwrap()).collect()
-}
-
 #[test]
 fn sixteen_concurrent_confirms_of_one_reset_link_succeed_once() {
     let s = Server::start();
@@ -678,7 +631,7 @@ fn sixteen_concurrent_confirms_of_one_reset_link_succeed_once() {
             json!({"uid": uid, "token": token, "new_password1": p, "new_password2": p})
         })
         .collect();
-    let statuses = race(&s, "/rest-auth/password/reset/confirm/", bodies);
+    let statuses = s.race("/rest-auth/password/reset/confirm/", bodies);
     assert_eq!(
         statuses.iter().filter(|&&c| c == 200).count(),
         1,
@@ -709,7 +662,7 @@ fn concurrent_registrations_of_spellings_of_one_name_make_one_account() {
                    "password1": PASSWORD, "password2": PASSWORD})
         })
         .collect();
-    let statuses = race(&s, "/rest-auth/registration/", bodies);
+    let statuses = s.race("/rest-auth/registration/", bodies);
     assert_eq!(
         statuses.iter().filter(|&&c| c == 201).count(),
         1,
@@ -720,11 +673,7 @@ fn concurrent_registrations_of_spellings_of_one_name_make_one_account() {
         31,
         "{statuses:?}"
     );
-    let users: i64 = s
-        .db()
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(users, 1);
+    assert_eq!(s.count("SELECT count(*) FROM users"), 1);
 }
 
 #[test]

@@ -255,32 +255,17 @@ fn resend_email() {
 #[test]
 fn concurrent_registrations_of_one_username() {
     let s = Server::start();
-    let addr = s.addr;
-    let threads: Vec<_> = (0..32)
+    let bodies = (0..32)
         .map(|i| {
-            std::thread::spawn(move || {
-                let body = json!({
-                    "username": "racer",
-                    "email": format!("racer{i}@example.com"),
-                    "password1": PASSWORD,
-                    "password2": PASSWORD
-                })
-                .to_string();
-                let req = format!(
-                    "POST /rest-auth/registration/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                use std::io::{Read, Write};
-                let mut c = std::net::TcpStream::connect(addr).unwrap();
-                c.write_all(req.as_bytes()).unwrap();
-                let mut out = Vec::new();
-                let _ = c.read_to_end(&mut out);
-                let head = String::from_utf8_lossy(&out).to_string();
-                head.split(' ').nth(1).and_then(|s| s.parse::<u16>().ok()).unwrap_or(0)
+            json!({
+                "username": "racer",
+                "email": format!("racer{i}@example.com"),
+                "password1": PASSWORD,
+                "password2": PASSWORD
             })
         })
         .collect();
-    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let statuses = s.race("/rest-auth/registration/", bodies);
     assert_eq!(
         statuses.iter().filter(|&&s| s == 201).count(),
         1,
@@ -291,11 +276,7 @@ fn concurrent_registrations_of_one_username() {
         31,
         "{statuses:?}"
     );
-    let users: i64 = s
-        .db()
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(users, 1);
+    assert_eq!(s.count("SELECT count(*) FROM users"), 1);
     assert_eq!(s.wait_for_mails(1).len(), 1);
 }
 

@@ -183,19 +183,27 @@ impl Server {
 
     /// Creates a user through the CLI (email marked verified).
     pub fn create_user(&self, username: &str, email: &str, password: &str) -> i64 {
-        let out = self.cli(
-            &[
-                "user",
-                "create",
-                "--username",
-                username,
-                "--email",
-                email,
-                "--password-stdin",
-                "--skip-validation",
-            ],
-            &format!("{password}\n"),
-        );
+        self.cli_create_user(username, email, password, &[])
+    }
+
+    /// Creates a user through the CLI with the address left unverified.
+    pub fn create_unverified_user(&self, username: &str, email: &str, password: &str) -> i64 {
+        self.cli_create_user(username, email, password, &["--unverified"])
+    }
+
+    fn cli_create_user(&self, username: &str, email: &str, password: &str, extra: &[&str]) -> i64 {
+        let mut args = vec![
+            "user",
+            "create",
+            "--username",
+            username,
+            "--email",
+            email,
+            "--password-stdin",
+            "--skip-validation",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args, &format!("{password}\n"));
         assert!(
             out.status.success(),
             "{}",
@@ -210,34 +218,45 @@ impl Server {
             .expect("created user")
     }
 
-    /// Creates a user through the CLI with the address left unverified.
-    pub fn create_unverified_user(&self, username: &str, email: &str, password: &str) -> i64 {
-        let out = self.cli(
-            &[
-                "user",
-                "create",
-                "--username",
-                username,
-                "--email",
-                email,
-                "--unverified",
-                "--password-stdin",
-                "--skip-validation",
-            ],
-            &format!("{password}\n"),
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    /// The single number a `SELECT count(*) …` (or any one-value query) gives.
+    pub fn count(&self, sql: &str) -> i64 {
         self.db()
-            .query_row(
-                "SELECT id FROM users WHERE username = ?1",
-                [username],
-                |r| r.get(0),
-            )
-            .expect("created user")
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// POSTs each of `bodies` (JSON) to `path` from its own connection, all
+    /// released at once; the statuses, in the order of `bodies`.
+    pub fn race(&self, path: &str, bodies: Vec<Value>) -> Vec<u16> {
+        let addr = self.addr;
+        let barrier = Arc::new(std::sync::Barrier::new(bodies.len()));
+        let threads: Vec<_> = bodies
+            .into_iter()
+            .map(|body| {
+                let (barrier, path) = (barrier.clone(), path.to_string());
+                std::thread::spawn(move || {
+                    let body = body.to_string();
+                    let req = format!(
+                        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let mut c = TcpStream::connect(addr).expect("connect");
+                    barrier.wait();
+                    c.write_all(req.as_bytes()).expect("send");
+                    let mut out = Vec::new();
+                    let _ = c.read_to_end(&mut out);
+                    let head = String::from_utf8_lossy(&out).to_string();
+                    head.split(' ')
+                        .nth(1)
+                        .and_then(|s| s.parse::<u16>().ok())
+                        .unwrap_or(0)
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect()
     }
 
     /// Logs in with username and password; returns the key.
