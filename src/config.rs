@@ -70,7 +70,7 @@ impl Default for ThrottleConfig {
             resend_email_per_email: rate("3/h"),
             verify_email: rate("30/min"),
             registration_per_email: rate("3/h"),
-            max_tracked_keys: 100_000,
+            max_tracked_keys: 50_000,
             softlock_threshold: 5,
             softlock_base: Duration::from_secs(1),
             softlock_max: Duration::from_secs(900),

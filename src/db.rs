@@ -80,11 +80,13 @@ pub fn open_and_migrate(path: &Path, busy_timeout: Duration) -> Result<Connectio
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), DbError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // The version is read under the write lock: two processes starting on one
+    // old file must not both run the same ALTER TABLE.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(DbError::TooNew { found: version });
     }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // schema.sql holds the final shape and only creates what is missing, so
     // versions 1 -> 2 -> 3 (new tables email_confirmations, outbox, social_accounts) need nothing
     // more. A step that alters an existing table goes here, before the schema

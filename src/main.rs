@@ -221,7 +221,10 @@ fn mail_command(app: &App, cmd: MailCommand) -> Result<(), Fail> {
 
 fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
     match cmd {
-        UserCommand::Create(args) => {
+        UserCommand::Create(mut args) => {
+            // The same rules as registration: NFKC, Django's characters, and an
+            // address as username only if it is the user's own.
+            args.username = users::normalize_username(&args.username);
             if args.username.chars().count() > 150 || !users::is_valid_username(&args.username) {
                 return Err(Fail(
                     restauth::endpoints::user::INVALID_USERNAME.to_string(),
@@ -229,6 +232,11 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
             }
             if !args.email.is_empty() && !restauth::api::email::is_valid_email(&args.email) {
                 return Err(Fail("Enter a valid email address.".into()));
+            }
+            if !restauth::api::email::username_may_be(&args.username, &args.email) {
+                return Err(Fail(
+                    restauth::endpoints::user::NOT_YOUR_ADDRESS.to_string(),
+                ));
             }
             let attributes = UserAttributes {
                 username: &args.username,
@@ -239,6 +247,15 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
             let password = read_password(&args.password, &attributes)?;
             let hash = app.hash_password(&password).map_err(|e| e.to_string())?;
             let user = app.write(|tx| -> Result<_, Fail> {
+                if !args.unverified
+                    && !args.email.is_empty()
+                    && users::verified_email_exists(tx, &args.email)?
+                {
+                    return Err(Fail(format!(
+                        "{} is already verified for another account; use --unverified, or another address",
+                        args.email
+                    )));
+                }
                 Ok(users::create(
                     tx,
                     &NewUser {

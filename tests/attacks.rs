@@ -370,6 +370,35 @@ fn registration_mail_bombing_is_limited_per_address() {
 }
 
 #[test]
+fn registration_mail_limit_survives_a_restart() {
+    let s = throttled_on(&[]);
+    let register = |s: &Server, i: u32| {
+        post_from(
+            s,
+            &format!("198.51.100.{i}"),
+            "/rest-auth/registration/",
+            &json!({"username": format!("again{i}"), "email": "target@example.org",
+                    "password1": PASSWORD, "password2": PASSWORD}),
+        )
+        .status
+    };
+    for i in 0..3 {
+        assert_eq!(register(&s, i), 201);
+    }
+    // A restart forgets the in-memory counters; the outbox still counts the mails.
+    let s = s.restart();
+    assert_eq!(
+        register(&s, 7),
+        201,
+        "the account is made: the answer must not differ"
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM outbox WHERE to_address = 'target@example.org'"),
+        3
+    );
+}
+
+#[test]
 fn shared_address_limits_count_mails_not_requests() {
     let s = throttled_on(&[]);
     for i in 0..5 {
@@ -435,8 +464,8 @@ fn softlock_does_not_tie_a_username_to_its_address() {
 fn a_username_cannot_be_another_accounts_address() {
     let s = Server::start();
     s.create_user("carol", "carol@example.org", PASSWORD);
-    s.create_user("mallory", "mallory@example.org", PASSWORD);
-    let key = s.login("mallory", PASSWORD);
+    s.create_user("mallory", "mallory@example.org", "Mallory-pass-1");
+    let key = s.login("mallory", "Mallory-pass-1");
     let refused = json!({"username": ["An email address can only be the username of the account it belongs to."]});
     s.send_json(
         "PATCH",
@@ -487,6 +516,35 @@ fn a_username_cannot_be_another_accounts_address() {
         s.get("/rest-auth/user/", Some(&carol_key)).json()["username"],
         "carol"
     );
+    // …and the account named so still gets in with its own password.
+    let r = s.post_json(
+        "/rest-auth/login/",
+        &json!({"username": "carol@example.org", "password": "Mallory-pass-1"}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let key = r.json()["key"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.get("/rest-auth/user/", Some(&key)).json()["email"],
+        "mallory@example.org"
+    );
+
+    // The command line applies the same rule.
+    let out = s.cli(
+        &[
+            "user",
+            "create",
+            "--username",
+            "carol@example.org",
+            "--email",
+            "x@example.org",
+            "--password-stdin",
+            "--skip-validation",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("can only be the username"));
 }
 
 #[test]
@@ -566,6 +624,15 @@ fn usernames_are_nfkc_normalised() {
     )
     .assert(400, json!({"username": ["A user with that username already exists."]}));
     let key = s.login("ａｌｉｃｅ", PASSWORD);
+    // A name stored before normalisation (an older version) still logs in as typed.
+    s.create_user("legacy", "legacy@example.org", PASSWORD);
+    s.db()
+        .execute(
+            "UPDATE users SET username = 'ｌｅｇａｃｙ', username_lower = 'ｌｅｇａｃｙ' WHERE username = 'legacy'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(s.login("ｌｅｇａｃｙ", PASSWORD).len(), 40);
     let r = s.send_json(
         "PATCH",
         "/rest-auth/user/",
@@ -705,4 +772,29 @@ fn forwarding_headers_are_ignored_from_untrusted_peers() {
         [400, 400, 400, 429],
         "one client: the socket address"
     );
+}
+
+#[test]
+fn a_secret_made_by_root_belongs_to_the_database_owner() {
+    // SAFETY: geteuid only reads the process's credentials.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to hand a file to another user");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let s = Server::start();
+    let secret = s.dir.0.join("restauth.secret");
+    std::fs::remove_file(&secret).unwrap();
+    // The database belongs to the service's user (here: nobody), an
+    // administrator runs a command as root.
+    std::os::unix::fs::chown(s.db_path(), Some(65534), Some(65534)).unwrap();
+    let out = s.cli(&["user", "list"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = std::fs::metadata(&secret).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    assert_eq!(meta.mode() & 0o777, 0o600);
 }

@@ -70,6 +70,28 @@ pub fn confirm(conn: &Connection, key: &str) -> Result<Confirmed, AccountError> 
     Ok(Confirmed::User(user_id))
 }
 
+/// Whether `email` may receive one more confirmation mail from a registration
+/// now: fewer than `throttle.registration_per_email` in its period, counted
+/// from the outbox (always true with throttling off).
+pub fn may_mail(
+    conn: &Connection,
+    config: &crate::config::Config,
+    email: &str,
+) -> Result<bool, AccountError> {
+    if !config.throttle.enabled {
+        return Ok(true);
+    }
+    let rate = config.throttle.registration_per_email;
+    let since = now().saturating_sub(rate.period.as_secs() as i64);
+    let sent = crate::mail::outbox::count_recent(
+        conn,
+        &email.to_lowercase(),
+        crate::mail::outbox::Kind::EmailConfirmation,
+        since,
+    )?;
+    Ok(sent < rate.count)
+}
+
 /// Creates a confirmation key for `user`'s address and queues the mail that carries it,
 /// in the caller's transaction (so nothing is sent if the change rolls back).
 pub fn send(

@@ -88,7 +88,7 @@ pub fn process_pending(conn: &mut Connection, ctx: &Context) -> Result<usize, Ac
                 .execute([id])?;
             if taken == 1 {
                 if let Some(request) = MailRequest::parse(&kind) {
-                    queued += queue_mail(&tx, ctx, request, &email)?;
+                    queued += queue_mail(&tx, ctx, request, &email, id)?;
                 }
             }
             tx.commit()?;
@@ -105,6 +105,7 @@ fn queue_mail(
     ctx: &Context,
     request: MailRequest,
     email: &str,
+    request_id: i64,
 ) -> Result<usize, AccountError> {
     let config = &ctx.config;
     if request == MailRequest::ResendConfirmation
@@ -115,7 +116,15 @@ fn queue_mail(
     let t = now();
     let mut budget = remaining(conn, config, request, email, t)?;
     let mut queued = 0;
-    for user in users::by_email(conn, email, MAX_RECIPIENTS)? {
+    let mut recipients = users::by_email(conn, email, MAX_RECIPIENTS)?;
+    if !recipients.is_empty() {
+        // Accounts sharing the address take turns at the head of the list, so
+        // a full budget does not always go to the same, oldest accounts.
+        let turn = request_id.rem_euclid(recipients.len() as i64) as usize;
+        recipients.rotate_left(turn);
+    }
+    let verified_owner = users::verified_email_owner(conn, email)?;
+    for user in recipients {
         if budget == 0 {
             break;
         }
@@ -142,7 +151,9 @@ fn queue_mail(
                 outbox::enqueue_kind(conn, &message, Kind::PasswordReset, t)?;
             }
             MailRequest::ResendConfirmation => {
-                if user.email_verified {
+                // Verified already, or verified by another account (its key
+                // could only be refused): nothing to confirm.
+                if user.email_verified || verified_owner.is_some() {
                     continue;
                 }
                 confirmations::send(conn, config, &user)?;

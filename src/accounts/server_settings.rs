@@ -91,6 +91,7 @@ pub fn load_secret(
         let written = private_fs::write_new_atomically(file, format!("{fresh}\n").as_bytes())
             .map_err(|e| SecretError(format!("cannot write {}: {e}", file.display())))?;
         if written {
+            give_to_database_owner(file, conn);
             (fresh, source)
         } else {
             // Another process (a CLI command started at the same time) won.
@@ -105,8 +106,10 @@ pub fn load_secret(
     };
 
     let erased = stored.is_some();
-    if erased {
-        erase_stored(conn).map_err(db_err)?;
+    if erased && !erase_stored(conn).map_err(db_err)? {
+        eprintln!(
+            "restauth: another process holds the database open; the erased key's page leaves the file at the next checkpoint (restart once more when it is alone to be sure)"
+        );
     }
     Ok(Secret {
         key,
@@ -115,17 +118,38 @@ pub fn load_secret(
     })
 }
 
+/// When root (an administrator's `sudo restauth user …`) creates the secret
+/// file, it goes to the owner of the database, so that the server's own user
+/// can still read it (SQLite does the same for its journal files).
+fn give_to_database_owner(file: &Path, conn: &Connection) {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid only reads the process's credentials.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let Some(db) = conn.path().filter(|p| !p.is_empty()) else {
+        return;
+    };
+    if let Ok(meta) = std::fs::metadata(db) {
+        if meta.uid() != 0 {
+            let _ = std::os::unix::fs::chown(file, Some(meta.uid()), Some(meta.gid()));
+        }
+    }
+}
+
 /// Deletes the stored key so that no page of the file keeps it: secure_delete
 /// zeroes the freed bytes, and the checkpoint moves the zeroed page from the
 /// WAL into the main file.
-fn erase_stored(conn: &Connection) -> rusqlite::Result<()> {
+fn erase_stored(conn: &Connection) -> rusqlite::Result<bool> {
     let before: i64 = conn.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
     conn.pragma_update(None, "secure_delete", 1)?;
     let deleted = conn.execute("DELETE FROM settings WHERE name = 'secret_key'", []);
     conn.pragma_update(None, "secure_delete", before)?;
     deleted?;
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    Ok(())
+    // (busy, WAL frames, frames checkpointed): busy means another process is
+    // reading an older snapshot, so the old page may stay until a later checkpoint.
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
 }
 
 /// The key in `file` (surrounding whitespace removed), `None` if there is no file.

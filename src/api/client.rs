@@ -14,7 +14,8 @@ pub struct Cidr {
 impl Cidr {
     /// Whether `ip` is inside the range.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
+        // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
+        match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
@@ -110,6 +111,9 @@ mod tests {
             .unwrap()
             .contains("127.0.0.1".parse().unwrap()));
         assert!(parse_cidr("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(parse_cidr("127.0.0.0/8")
+            .unwrap()
+            .contains("::ffff:127.0.0.1".parse().unwrap()));
         assert!(parse_cidr("fd00::/8")
             .unwrap()
             .contains("fd12::1".parse().unwrap()));

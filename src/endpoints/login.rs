@@ -32,7 +32,8 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let email = email_field(&body, &mut errors, "email", CharSpec::optional(254));
     let password = char_field(&body, &mut errors, "password", CharSpec::required(4096));
     errors.into_result()?;
-    let username = users::normalize_username(&username.unwrap_or_default());
+    let typed_username = username.unwrap_or_default();
+    let username = users::normalize_username(&typed_username);
     let email = email.unwrap_or_default();
     let password = password.unwrap_or_default();
 
@@ -66,16 +67,20 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         Ok(match &lookup {
             Lookup::Email(email) => users::by_email(conn, email, MAX_EMAIL_CANDIDATES)?,
             // An address typed into the username field is tried as an address
-            // first when email login is on (as allauth), then as a username.
+            // first when email login is on (as allauth), then as a username
+            // (an account an older version let take such a name).
             Lookup::Username { name, also_email } if *also_email && name.contains('@') => {
-                let by_address = users::by_email(conn, name, MAX_EMAIL_CANDIDATES)?;
-                if by_address.is_empty() {
-                    users::by_username(conn, name)?.into_iter().collect()
-                } else {
-                    by_address
+                let mut found = users::by_email(conn, name, MAX_EMAIL_CANDIDATES)?;
+                if let Some(u) = by_username_as_typed(conn, name, &typed_username)? {
+                    if !found.iter().any(|f| f.id == u.id) {
+                        found.push(u);
+                    }
                 }
+                found
             }
-            Lookup::Username { name, .. } => users::by_username(conn, name)?.into_iter().collect(),
+            Lookup::Username { name, .. } => by_username_as_typed(conn, name, &typed_username)?
+                .into_iter()
+                .collect(),
         })
     })?;
 
@@ -128,6 +133,22 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
         Ok(tokens::issue(tx, user.id, ttl)?)
     })?;
     Ok(ok(json!({ "key": key })))
+}
+
+/// The user named `normalized`, else (a name stored before usernames were
+/// NFKC-normalised) the one named exactly as `typed`.
+fn by_username_as_typed(
+    conn: &rusqlite::Connection,
+    normalized: &str,
+    typed: &str,
+) -> Result<Option<User>, ApiError> {
+    if let Some(u) = users::by_username(conn, normalized)? {
+        return Ok(Some(u));
+    }
+    if typed != normalized {
+        return Ok(users::by_username(conn, typed)?);
+    }
+    Ok(None)
 }
 
 enum Lookup {

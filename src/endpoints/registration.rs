@@ -12,7 +12,7 @@ use crate::api::input::read_body;
 use crate::api::respond::{method_not_allowed, options};
 use crate::api::{ApiError, FieldErrors};
 use crate::config::EmailVerification;
-use crate::endpoints::user::{INVALID_USERNAME, NOT_YOUR_ADDRESS};
+use crate::endpoints::user::{check_username, NOT_YOUR_ADDRESS};
 use crate::security::validators::{validate_password, UserAttributes};
 use crate::App;
 
@@ -44,9 +44,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let username = char_field(&body, &mut errors, "username", CharSpec::required(150))
         .map(|name| users::normalize_username(&name));
     if let Some(name) = &username {
-        if !users::is_valid_username(name) {
-            errors.add("username", INVALID_USERNAME);
-        }
+        check_username(&mut errors, name);
     }
     let email = email_field(&body, &mut errors, "email", email_spec).unwrap_or_default();
     if let Some(name) = username.as_deref().filter(|_| !errors.has("username")) {
@@ -126,7 +124,10 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
             AccountError::UsernameTaken => ApiError::field("username", USERNAME_TAKEN),
             other => other.into(),
         })?;
-        if mails {
+        // The limit on mail, counted from the outbox (it survives restarts and
+        // cannot be evicted): past it the account is still created (the answer
+        // must not differ), and resend-email can mail it later.
+        if mails && confirmations::may_mail(tx, &app.config, &user.email)? {
             confirmations::send(tx, &app.config, &user)?;
         }
         if verification == EmailVerification::Mandatory {

@@ -22,6 +22,19 @@ pub const INVALID_USERNAME: &str =
 pub const NOT_YOUR_ADDRESS: &str =
     "An email address can only be the username of the account it belongs to.";
 
+/// Django's checks of a username, on the NFKC-normalised value (normalising
+/// can lengthen it: `㎒` becomes `MHz`): length, then allowed characters.
+pub fn check_username(errors: &mut FieldErrors, name: &str) {
+    if name.chars().count() > 150 {
+        errors.add(
+            "username",
+            "Ensure this field has no more than 150 characters.",
+        );
+    } else if !users::is_valid_username(name) {
+        errors.add("username", INVALID_USERNAME);
+    }
+}
+
 /// Handles the request.
 pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let owner = app.read(|conn| require_user(conn, req.header("Authorization")))?;
@@ -42,9 +55,8 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     )
     .map(|name| users::normalize_username(&name));
     if let Some(name) = &username {
-        if !users::is_valid_username(name) {
-            errors.add("username", INVALID_USERNAME);
-        } else if !username_may_be(name, &owner.user.email) {
+        check_username(&mut errors, name);
+        if !errors.has("username") && !username_may_be(name, &owner.user.email) {
             errors.add("username", NOT_YOUR_ADDRESS);
         }
     }

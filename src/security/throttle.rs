@@ -8,7 +8,7 @@
 //!
 //! # Softlock (per account, whatever the client address)
 //! ```text
-//!            failure (count < threshold)
+//!            failure (count < threshold)      [per identifier, see below]
 //!   Open ──────────────────────────────────┐
 //!    ▲  │ failure (count ≥ threshold)       │ count += 1
 //!    │  ▼                                  ▼
@@ -19,15 +19,16 @@
 //! ```
 //! The delay is capped, so an attacker can slow an account down but never
 //! lock its owner out for good; the owner can always reset the password,
-//! which clears the state. Keys are the account's id when the typed
-//! identifier matches a user and the identifier itself otherwise, and both
-//! behave identically, so the softlock does not reveal which accounts exist.
+//! which clears the state. Keys are the identifier as typed (a username or an
+//! address, normalised), never the account: an unknown name behaves exactly
+//! like a real one, and locking a username does not lock its address (which
+//! would tell that the two are one account).
 //!
 //! All state is in memory: a restart clears every counter and every softlock.
 //! Memory is bounded: see [`Throttle`] for what forgetting the oldest key means.
 
 use std::collections::hash_map::RandomState;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
@@ -173,8 +174,12 @@ impl<V> Lru<V> {
     }
 
     fn remove(&mut self, key: &str) {
+        self.take(key);
+    }
+
+    fn take(&mut self, key: &str) -> Option<V> {
         let id = self.id(key);
-        self.map.remove(&id);
+        self.map.remove(&id)
     }
 
     fn id(&self, key: &str) -> u64 {
@@ -184,17 +189,29 @@ impl<V> Lru<V> {
 
 /// Throttle counters and softlocks for the whole server.
 ///
-/// Each table holds at most `max_keys` keys. When full, the key touched least
-/// recently is forgotten: for an attacker that means a counter of theirs can
-/// be reset only by making `max_keys` other keys count after their last
-/// request — with per-address rates, that many source addresses (IPv6 counted
-/// per /64) within one window — and an account under attack is touched by
-/// every guess, so it stays at the warm end.
+/// Counters live in one table per scope (the key up to its second `:`, e.g.
+/// `login:ip` or `password_reset:to`), so keys an attacker makes up cheaply in
+/// one scope (addresses to reset) never push out another scope's counters.
+/// Softlocks live in two tables: identifiers still below the threshold, and
+/// locked ones. Each table holds at most `max_keys` keys; when full, the key
+/// touched least recently is forgotten. For an attacker that means: to reset
+/// their own counter in a scope they must make `max_keys` other keys of that
+/// scope count after their last request (with per-address rates, that many
+/// source addresses, IPv6 counted per /64, within one window); to lift a
+/// softlock early they must lock `max_keys` other identifiers, `threshold`
+/// failed logins each, while it runs.
 pub struct Throttle {
     clock: Arc<dyn Clock>,
-    windows: Mutex<Lru<Window>>,
-    locks: Mutex<Lru<LockState>>,
+    max_keys: usize,
+    windows: Mutex<HashMap<String, Lru<Window>>>,
+    locks: Mutex<Softlocks>,
     softlock: SoftlockPolicy,
+}
+
+/// Identifiers with failures below the threshold, and those at or above it.
+struct Softlocks {
+    counting: Lru<LockState>,
+    locked: Lru<LockState>,
 }
 
 /// How long to wait, when refused.
@@ -203,14 +220,28 @@ pub struct Wait(pub u64);
 
 const DAY: Duration = Duration::from_secs(86_400);
 
+/// The table a counter key belongs to: the key up to its second `:`.
+fn scope(key: &str) -> &str {
+    let mut colons = key.match_indices(':').map(|(i, _)| i);
+    match (colons.next(), colons.next()) {
+        (_, Some(second)) => &key[..second],
+        (Some(first), None) => &key[..first],
+        (None, None) => "",
+    }
+}
+
 impl Throttle {
-    /// A throttle reading time from `clock`, remembering at most `max_keys`
-    /// counters and as many softlocks.
+    /// A throttle reading time from `clock`, each of its tables holding at most
+    /// `max_keys` keys.
     pub fn new(clock: Arc<dyn Clock>, softlock: SoftlockPolicy, max_keys: usize) -> Throttle {
         Throttle {
             clock,
-            windows: Mutex::new(Lru::new(max_keys)),
-            locks: Mutex::new(Lru::new(max_keys)),
+            max_keys,
+            windows: Mutex::new(HashMap::new()),
+            locks: Mutex::new(Softlocks {
+                counting: Lru::new(max_keys),
+                locked: Lru::new(max_keys),
+            }),
             softlock,
         }
     }
@@ -219,7 +250,12 @@ impl Throttle {
     /// (a refused request is not counted, as DRF).
     pub fn hit(&self, key: &str, rate: Rate) -> Result<(), Wait> {
         let now = self.clock.now();
-        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tables = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let scope = scope(key);
+        if !tables.contains_key(scope) {
+            tables.insert(scope.to_string(), Lru::new(self.max_keys));
+        }
+        let windows = tables.get_mut(scope).expect("inserted above");
         windows.sweep(|w| w.expires <= now);
         let window = windows.touch(key, || Window {
             hits: VecDeque::new(),
@@ -246,24 +282,28 @@ impl Throttle {
     pub fn check_softlock(&self, account: &str) -> Result<(), Wait> {
         let now = self.clock.now();
         let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        match locks.get(account).and_then(|s| s.until) {
+        match locks.locked.get(account).and_then(|s| s.until) {
             Some(until) if until > now => Err(Wait(ceil_secs(until - now))),
             _ => Ok(()),
         }
     }
 
-    /// Records a failed login for `account`.
+    /// Records a failed login for `account` (an identifier as typed).
     pub fn login_failed(&self, account: &str) {
         let now = self.clock.now();
         let p = self.softlock;
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        locks.sweep(|s| s.is_stale(now));
-        let state = locks.touch(account, LockState::default);
+        locks.counting.sweep(|s| s.is_stale(now));
+        locks.locked.sweep(|s| s.is_stale(now));
+        let mut state = match locks.locked.take(account) {
+            Some(state) => state,
+            None => locks.counting.take(account).unwrap_or_default(),
+        };
         if state
             .last_failure
             .is_some_and(|t| now.duration_since(t) >= DAY)
         {
-            *state = LockState::default();
+            state = LockState::default();
         }
         state.failures = state.failures.saturating_add(1);
         state.last_failure = Some(now);
@@ -271,32 +311,30 @@ impl Throttle {
             let doublings = (state.failures - p.threshold).min(30);
             let delay = p.base.saturating_mul(1u32 << doublings).min(p.max);
             state.until = Some(now + delay);
+            *locks.locked.touch(account, LockState::default) = state;
+        } else {
+            *locks.counting.touch(account, LockState::default) = state;
         }
     }
 
     /// Clears `account`'s softlock (a successful login or password reset).
     pub fn clear(&self, account: &str) {
-        self.locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(account);
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.counting.remove(account);
+        locks.locked.remove(account);
     }
 
-    /// Keys held now: (counters, softlocks).
+    /// Keys held now: (counters in all scopes, softlocks).
     pub fn tracked_keys(&self) -> (usize, usize) {
         let windows = self
             .windows
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .map
-            .len();
-        let locks = self
-            .locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map
-            .len();
-        (windows, locks)
+            .values()
+            .map(|t| t.map.len())
+            .sum();
+        let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        (windows, locks.counting.map.len() + locks.locked.map.len())
     }
 }
 
@@ -468,5 +506,49 @@ mod tests {
             t.hit("fresh", rate).ok();
         }
         assert_eq!(t.tracked_keys().0, 1, "every stale key swept, two per hit");
+    }
+
+    #[test]
+    fn scopes_have_their_own_tables() {
+        assert_eq!(scope("login:ip:1.2.3.4"), "login:ip");
+        assert_eq!(scope("login:ip:2001:db8::/64"), "login:ip");
+        assert_eq!(scope("password_reset:to:a@b.c"), "password_reset:to");
+        assert_eq!(scope("plain"), "");
+        let (_, t) = setup();
+        let t = Throttle::new(t.clock.clone(), t.softlock, 100);
+        let rate = Rate::parse("1/h").unwrap();
+        assert!(t.hit("login:ip:203.0.113.1", rate).is_ok());
+        // Cheap, attacker-chosen keys of another scope fill only their own table.
+        for i in 0..500 {
+            assert!(t
+                .hit(&format!("password_reset:to:x{i}@example.com"), rate)
+                .is_ok());
+        }
+        assert!(
+            t.hit("login:ip:203.0.113.1", rate).is_err(),
+            "still counted"
+        );
+    }
+
+    #[test]
+    fn a_lock_survives_a_flood_of_fresh_failures() {
+        let clock = Arc::new(FakeClock(Mutex::new(Instant::now())));
+        let policy = SoftlockPolicy {
+            threshold: 3,
+            base: Duration::from_secs(600),
+            max: Duration::from_secs(600),
+        };
+        let t = Throttle::new(clock, policy, 100);
+        for _ in 0..3 {
+            t.login_failed("login:victim");
+        }
+        assert!(t.check_softlock("login:victim").is_err());
+        // 1,000 identifiers that fail once or twice never reach the locked table.
+        for i in 0..1000 {
+            t.login_failed(&format!("login:ghost{i}"));
+            t.login_failed(&format!("login:ghost{i}"));
+        }
+        assert!(t.check_softlock("login:victim").is_err(), "not pushed out");
+        assert!(t.tracked_keys().1 <= 200);
     }
 }
