@@ -191,8 +191,19 @@ pub struct ServerConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Send `Access-Control-Allow-Credentials: true` to allowed origins.
     pub cors_allow_credentials: bool,
-    /// A body that stops arriving for this long gets 408 (frees the worker).
+    /// The whole body must arrive within this deadline, else 408.
     pub read_timeout: Duration,
+    /// The request line and headers must arrive within this deadline (it also
+    /// bounds how long an idle keep-alive connection stays open).
+    pub header_timeout: Duration,
+    /// Largest request head (line and headers) in bytes; larger gets 431.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; more gets 431.
+    pub max_headers: usize,
+    /// Open connections at most; beyond it a new connection gets 503 and is closed.
+    pub max_connections: usize,
+    /// Complete requests waiting for a worker at most; beyond it 503 with `Retry-After`.
+    pub max_queued: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,6 +339,11 @@ impl Default for ServerConfig {
             cors_allowed_origins: Vec::new(),
             cors_allow_credentials: false,
             read_timeout: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_connections: 1024,
+            max_queued: 128,
         }
     }
 }
@@ -1236,6 +1252,46 @@ const KEYS: &[Key] = &[
         name: "read_timeout",
         set: |c, raw| {
             c.server.read_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "header_timeout",
+        set: |c, raw| {
+            c.server.header_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "max_header_bytes",
+        set: |c, raw| {
+            c.server.max_header_bytes = usize_in(raw, 1024, 1024 * 1024)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "max_headers",
+        set: |c, raw| {
+            c.server.max_headers = usize_in(raw, 10, 10_000)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "max_connections",
+        set: |c, raw| {
+            c.server.max_connections = usize_in(raw, 1, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "max_queued",
+        set: |c, raw| {
+            c.server.max_queued = usize_in(raw, 1, 1_000_000)?;
             Ok(())
         },
     },

@@ -302,20 +302,36 @@ pub fn serve(mut app: App) -> Result<(), StartError> {
         }),
     ));
     let app = Arc::new(app);
-    let workers = app.config.server.workers;
     let bind = app.config.server.bind.clone();
-    let handler_app = app.clone();
-    let server = rouille::Server::new(bind.as_str(), move |req| server::handle(&handler_app, req))
-        .map_err(|e| StartError::Bind(format!("cannot listen on {bind}: {e}")))?
-        .pool_size(workers);
-    let addr = server.server_addr();
-    server::set_local_port(addr.port());
+    let listener = std::net::TcpListener::bind(bind.as_str())
+        .map_err(|e| StartError::Bind(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(format!("cannot listen on {bind}: {e}")))?;
+    raise_open_file_limit();
     eprintln!("restauth: listening on http://{addr}");
-    server.run();
-    // run() only returns when tiny_http's accept loop died (it stops on any
-    // accept error, e.g. out of file descriptors): exit loudly, non-zero, so a
-    // supervisor restarts the server instead of it hanging around deaf.
-    Err(StartError::Bind(format!(
-        "the HTTP server stopped accepting connections on {addr}; exiting"
-    )))
+    // Returns after SIGTERM/SIGINT once requests in flight are done, or with
+    // an error when the listener itself died (then the process exits non-zero,
+    // so a supervisor restarts it).
+    let served = server::transport::serve(app.clone(), listener);
+    if let Some(mailer) = &app.mailer {
+        // Lets the message being delivered finish.
+        mailer.stop_now();
+    }
+    served.map_err(|e| StartError::Bind(e.to_string()))?;
+    eprintln!("restauth: stopped");
+    Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one: every connection is a
+/// descriptor, and `server.max_connections` should fit.
+fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }

@@ -77,6 +77,8 @@ pub enum ApiError {
     },
     /// 429: over a rate or softlocked; wait this many seconds.
     Throttled(u64),
+    /// 503 with `Retry-After: 1`: every worker is busy and the queue is full.
+    Busy,
     /// A failure of ours; logged, answered with a generic 500.
     Internal(String),
 }
@@ -133,6 +135,11 @@ impl ApiError {
                 &json!({ "detail": format!("Request was throttled. Expected available in {wait} seconds.") }),
             )
             .with_additional_header("Retry-After", wait.to_string()),
+            ApiError::Busy => json_response(
+                503,
+                &json!({"detail": "The server is busy; try again shortly."}),
+            )
+            .with_additional_header("Retry-After", "1"),
             ApiError::Internal(what) => {
                 eprintln!("restauth: internal error: {what}");
                 json_response(500, &json!({"detail": "A server error occurred."}))

@@ -3,8 +3,9 @@
 //! rouille's own `json_input`/`post_input` read without a limit; every body in
 //! restauth is read here, through `take(limit + 1)`, so a body is never held
 //! beyond the configured size whatever the client declares or streams
-//! (chunked bodies included). The declared `Content-Length` is checked even
-//! earlier, in `server::oversize`, before any byte is read.
+//! (chunked bodies included). The transport (`server::transport`) has already
+//! refused a declared `Content-Length` over the limit before reading a byte,
+//! and read the body within its deadline.
 
 use std::io::Read;
 

@@ -152,6 +152,12 @@ impl MailWorker {
         self.shutdown();
     }
 
+    /// [`MailWorker::stop`] through a shared reference (at server shutdown).
+    pub fn stop_now(&self) {
+        self.shared.lock().stop = true;
+        self.shared.cond.notify_all();
+    }
+
     fn shutdown(&mut self) {
         if let Some(thread) = self.thread.take() {
             self.shared.lock().stop = true;

@@ -2,8 +2,7 @@
 
 mod browser;
 mod log;
-mod oversize;
-mod sockets;
+pub mod transport;
 
 use std::time::Instant;
 
@@ -13,38 +12,23 @@ use crate::api::ApiError;
 use crate::endpoints;
 use crate::App;
 
-pub use oversize::set_local_port;
-
-/// Answers one request.
+/// Answers one complete request (the transport has read and bounded it).
 pub fn handle(app: &App, req: &Request) -> Response {
     let started = Instant::now();
-    let response = match oversize::check(req, app.config.server.max_body_bytes) {
-        Some(refusal) => refusal,
-        None => {
-            if streams_body(req) {
-                // tiny_http reads bodies over 1 KiB while the worker reads them:
-                // a client that stops sending must not hold the worker forever.
-                sockets::set_timeouts_for_peer(
-                    *req.remote_addr(),
-                    oversize::local_port(),
-                    app.config.server.read_timeout,
-                );
-            }
-            route(app, req).unwrap_or_else(|e| e.to_response())
-        }
-    };
+    let response = route(app, req).unwrap_or_else(|e| e.to_response());
+    finish_timed(app, req, response, started)
+}
+
+/// The headers every answer carries, and its log line: for answers the
+/// transport gives itself (413, 408, 503) before a worker sees the request.
+pub fn finish(app: &App, req: &Request, response: Response) -> Response {
+    finish_timed(app, req, response, Instant::now())
+}
+
+fn finish_timed(app: &App, req: &Request, response: Response, started: Instant) -> Response {
     let response = browser::finish(app, req, response);
     log::request(req, response.status_code, started.elapsed());
     response
-}
-
-/// Whether tiny_http left the body on the socket (it reads up to 1 KiB itself).
-fn streams_body(req: &Request) -> bool {
-    let declared = req
-        .header("Content-Length")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    declared > 1024 || req.header("Transfer-Encoding").is_some()
 }
 
 /// An endpoint: parameters are the `{…}` segments of its pattern, in order.

@@ -1,0 +1,349 @@
+//! The HTTP transport: hyper 1 (HTTP/1.1) on a small tokio runtime, with every
+//! limit enforced before a request reaches a worker.
+//!
+//! * the accept loop holds at most `max_connections` connections; beyond it a
+//!   new connection gets `503` at once and is closed, never queued; it backs
+//!   off and keeps serving when the process runs out of file descriptors;
+//! * the request head (line and headers) must arrive within `header_timeout`
+//!   (which also bounds an idle keep-alive connection) and be at most
+//!   `max_header_bytes` → 431;
+//! * a declared body over `max_body_bytes` gets 413 before a byte is read (so
+//!   `Expect: 100-continue` never gets its 100); the whole body must arrive
+//!   within `read_timeout` → 408; ambiguous framing is refused by hyper → 400;
+//! * complete requests go to a bounded queue served by `workers` threads; a
+//!   full queue answers 503 with `Retry-After` at once.
+//!
+//! Endpoint handlers stay synchronous and never run on the I/O threads: a
+//! worker thread gets the whole request, runs [`super::handle`], and hands the
+//! response back.
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_LENGTH};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::api::ApiError;
+use crate::App;
+
+/// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// One request for a worker, and where its answer goes.
+struct Job {
+    request: rouille::Request,
+    reply: oneshot::Sender<rouille::Response>,
+}
+
+/// Why serving stopped.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The runtime or the listener could not be set up, or the listener died.
+    Io(String),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Io(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Serves `listener` until SIGTERM or SIGINT; then stops accepting, lets
+/// in-flight requests finish (at most [`SHUTDOWN_GRACE`]) and returns `Ok`.
+pub fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("restauth-io")
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::Io(format!("cannot start the I/O runtime: {e}")))?;
+    let jobs = start_workers(&app);
+    runtime.block_on(accept_loop(app, listener, jobs))
+}
+
+/// Starts `server.workers` threads serving a queue of `server.max_queued` jobs.
+fn start_workers(app: &Arc<App>) -> SyncSender<Job> {
+    let (tx, rx) = sync_channel::<Job>(app.config.server.max_queued);
+    let rx = Arc::new(Mutex::new(rx));
+    for n in 0..app.config.server.workers {
+        let (app, rx) = (app.clone(), rx.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("restauth-worker-{n}"))
+            .spawn(move || worker(&app, &rx));
+        if let Err(e) = spawned {
+            eprintln!("restauth: cannot start worker {n}: {e}");
+        }
+    }
+    tx
+}
+
+fn worker(app: &App, jobs: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = {
+            let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            rx.recv()
+        };
+        let Ok(job) = job else { return };
+        let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            super::handle(app, &job.request)
+        }))
+        .unwrap_or_else(|_| ApiError::Internal("handler panicked".into()).to_response());
+        // The client may have gone: nobody to answer then.
+        let _ = job.reply.send(response);
+    }
+}
+
+async fn accept_loop(
+    app: Arc<App>,
+    listener: std::net::TcpListener,
+    jobs: SyncSender<Job>,
+) -> Result<(), ServeError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServeError::Io(format!("cannot set up the listener: {e}")))?;
+    let listener = TcpListener::from_std(listener)
+        .map_err(|e| ServeError::Io(format!("cannot set up the listener: {e}")))?;
+    let slots = Arc::new(Semaphore::new(app.config.server.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut out_of_fds_logged = false;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => {
+                out_of_fds_logged = false;
+                pair
+            }
+            Err(e) if is_out_of_fds(&e) => {
+                if !out_of_fds_logged {
+                    eprintln!("restauth: out of file descriptors ({e}); new connections wait");
+                    out_of_fds_logged = true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(e) if is_per_connection(&e) => continue,
+            Err(e) => {
+                return Err(ServeError::Io(format!(
+                    "the listener failed ({e}); exiting so that a supervisor restarts the server"
+                )))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(refuse_busy(stream));
+            continue;
+        };
+        let service_app = app.clone();
+        let service_jobs = jobs.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let (app, jobs) = (service_app.clone(), service_jobs.clone());
+            async move { Ok::<_, Infallible>(answer(&app, &jobs, peer, req).await) }
+        });
+        let limits = &app.config.server;
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .max_header_size(limits.max_header_bytes)
+            .max_buf_size(limits.max_header_bytes.max(8192) + 8192)
+            .max_headers(limits.max_headers)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A connection ending in an error (timeout, reset) is the client's business.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            eprintln!("restauth: requests still running after {SHUTDOWN_GRACE:?}; stopping anyway");
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // No signal handling: serve until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    eprintln!("restauth: stopping: no new connections, finishing requests in flight");
+}
+
+fn is_out_of_fds(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+        || matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::ENOMEM))
+}
+
+/// Errors of one connection that accept(2) reports: try the next one.
+fn is_per_connection(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut
+    ) || matches!(e.raw_os_error(), Some(libc::EPROTO) | Some(libc::EPERM))
+}
+
+/// Answers a connection over `max_connections` with 503 and closes it.
+async fn refuse_busy(stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body = r#"{"detail": "The server is busy; try again shortly."}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = stream;
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer.as_bytes())).await;
+}
+
+/// Everything between hyper and a worker: limits, body, queue, conversion.
+async fn answer(
+    app: &App,
+    jobs: &SyncSender<Job>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let limits = &app.config.server;
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let refusal = |e: ApiError| {
+        let fake = rouille_request(&parts, peer, Vec::new());
+        let response = super::finish(app, &fake, e.to_response());
+        convert(response, true)
+    };
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return refusal(ApiError::too_large(limits.max_body_bytes));
+    }
+    let collected = tokio::time::timeout(
+        limits.read_timeout,
+        Limited::new(body, limits.max_body_bytes).collect(),
+    )
+    .await;
+    let bytes = match collected {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return refusal(ApiError::too_large(limits.max_body_bytes))
+        }
+        Ok(Err(_)) => {
+            return refusal(ApiError::Detail(
+                400,
+                "Could not read the request body.".into(),
+            ))
+        }
+        Err(_) => {
+            return refusal(ApiError::Detail(
+                408,
+                "The request body did not arrive in time.".into(),
+            ))
+        }
+    };
+    let request = rouille_request(&parts, peer, bytes.to_vec());
+    let (reply, answer) = oneshot::channel();
+    match jobs.try_send(Job { request, reply }) {
+        Ok(()) => {}
+        Err(TrySendError::Full(job)) => {
+            let busy = ApiError::Busy.to_response();
+            return convert(super::finish(app, &job.request, busy), false);
+        }
+        Err(TrySendError::Disconnected(_)) => {
+            return refusal(ApiError::Internal("no worker is running".into()))
+        }
+    }
+    match answer.await {
+        Ok(response) => convert(response, false),
+        Err(_) => refusal(ApiError::Internal("the worker gave no answer".into())),
+    }
+}
+
+/// The request as the endpoints read it (rouille's type, until the router
+/// speaks the `http` crate's types).
+fn rouille_request(
+    parts: &hyper::http::request::Parts,
+    peer: SocketAddr,
+    body: Vec<u8>,
+) -> rouille::Request {
+    let url = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".to_string());
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    rouille::Request::fake_http_from(peer, parts.method.as_str(), url, headers, body)
+}
+
+/// A rouille response as hyper's; `close` asks the client to open a new
+/// connection (after a refusal whose body was not read).
+fn convert(response: rouille::Response, close: bool) -> Response<Full<Bytes>> {
+    let (mut reader, _) = response.data.into_reader_and_size();
+    let mut body = Vec::new();
+    let _ = reader.read_to_end(&mut body);
+    let mut out = Response::new(Full::new(Bytes::from(body)));
+    *out.status_mut() =
+        StatusCode::from_u16(response.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    for (name, value) in &response.headers {
+        let skip = [
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "server",
+        ];
+        if skip.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    if close {
+        headers.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    out
+}
