@@ -64,12 +64,12 @@ while read -r v; do unset "$v"; done < <(compgen -e | grep '^RESTAUTH_' || true)
 # --- build --------------------------------------------------------------------
 say "building (release)"
 BUILD_T0=$(date +%s)
-(cd "$ROOT" && cargo build --release --quiet --bin restauth --example bare_rouille --example pbkdf2_once)
+(cd "$ROOT" && cargo build --release --quiet --bin restauth --example bare_hyper --example pbkdf2_once)
 BUILD_S=$(($(date +%s) - BUILD_T0))
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 case $TARGET in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
 BIN=$TARGET/release/restauth
-BARE=$TARGET/release/examples/bare_rouille
+BARE=$TARGET/release/examples/bare_hyper
 PBKDF2=$TARGET/release/examples/pbkdf2_once
 for f in "$BIN" "$BARE" "$PBKDF2"; do [ -x "$f" ] || die "missing $f"; done
 
@@ -343,12 +343,12 @@ printf '%s\n' "$PASSWORD" | (cd "$TMP" && "$BIN" --config "$TMP/auth.toml" user 
     die "restauth user create failed"
 python3 "$ROOT/bench/seed.py" "$DB" "$USERS_SMALL"
 
-# --- baseline: bare rouille, same pool, same wrk settings as scenario 1 ---------------
+# --- baseline: bare hyper (our stack), same pool, same wrk settings as scenario 1 ------
 start_server "$TMP/bare.log" "$BARE" --bind 127.0.0.1:0 --pool "$WORKERS"
 BARE_PID=$STARTED_PID
 ADDR=$STARTED_ADDR
 write_get_lua 0000000000000000000000000000000000000000
-say "baseline: bare rouille on $ADDR (pool $WORKERS)"
+say "baseline: bare hyper on $ADDR (pool $WORKERS)"
 get_scenario baseline "$BARE_PID" 0
 brief baseline
 BARE_IDLE_HWM=$(status_kb "$BARE_PID" VmHWM)
@@ -456,7 +456,7 @@ def target(name, value, op, limit, note):
     met = False if value is None else (value >= limit if op == ">=" else value <= limit)
     targets.append(dict(name=name, value=value, target=f"{op} {limit}", met=met, note=note))
 
-target("GET /user/ vs bare rouille (req/s ratio)", ratio(s["s1_get_small"]["ok_rps"], s["baseline"]["ok_rps"]), ">=", 0.7,
+target("GET /user/ vs bare hyper (req/s ratio)", ratio(s["s1_get_small"]["ok_rps"], s["baseline"]["ok_rps"]), ">=", 0.7,
        "scenario 1 / baseline, same wrk settings")
 target("server CPU per login / one bare PBKDF2 (CPU)", ratio(s["s2_login_small"]["cpu_per_login_s"], pb["median_cpu_s"]), "<=", 1.1,
        "scenario 2, %d users" % int(E["USERS_SMALL"]))
@@ -505,7 +505,7 @@ json.dump(out, open(E["OUT"], "w"), indent=2)
 # --- the table ---
 def ms(us): return f"{us / 1000:.2f}"
 rows = [("scenario", "users", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "srv cores", "busy cores", "starved")]
-label = dict(baseline="baseline: bare rouille GET", s1_get_small="1. GET /user/", s2_login_small="2. POST /login/",
+label = dict(baseline="baseline: bare hyper GET", s1_get_small="1. GET /user/", s2_login_small="2. POST /login/",
              s3_get_flood="3. GET /user/ under flood", s3_flood="3. (the login flood)",
              s1_get_large="4. GET /user/", s2_login_large="4. POST /login/")
 for k in ORDER:
