@@ -288,6 +288,11 @@ fn sigterm_lets_a_slow_login_finish_and_exits_zero() {
         .wait_exit(Duration::from_secs(30))
         .expect("the server exits");
     assert!(status.success(), "{status:?}: {}", s.logs());
+    assert!(
+        s.wait_for_log("mail worker stopped"),
+        "the mail worker is let finish: {}",
+        s.logs()
+    );
     let db = s.db();
     let check: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))

@@ -49,7 +49,7 @@ const MAX_ERROR_CHARS: usize = 1000;
 /// The running worker. Dropping it stops the thread (like [`MailWorker::stop`]).
 pub struct MailWorker {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// A cheap, cloneable handle that only wakes the worker.
@@ -130,7 +130,7 @@ pub fn spawn_with_producer(
         .expect("cannot start the mail worker thread");
     MailWorker {
         shared,
-        thread: Some(thread),
+        thread: Mutex::new(Some(thread)),
     }
 }
 
@@ -148,18 +148,18 @@ impl MailWorker {
     }
 
     /// Stops the thread after the message in progress, if any, and waits for it.
-    pub fn stop(mut self) {
+    pub fn stop(self) {
         self.shutdown();
     }
 
     /// [`MailWorker::stop`] through a shared reference (at server shutdown).
     pub fn stop_now(&self) {
-        self.shared.lock().stop = true;
-        self.shared.cond.notify_all();
+        self.shutdown();
     }
 
-    fn shutdown(&mut self) {
-        if let Some(thread) = self.thread.take() {
+    fn shutdown(&self) {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread {
             self.shared.lock().stop = true;
             self.shared.cond.notify_all();
             let _ = thread.join();
