@@ -305,11 +305,8 @@ pub fn serve(mut app: App) -> Result<(), StartError> {
     let bind = app.config.server.bind.clone();
     let listener = std::net::TcpListener::bind(bind.as_str())
         .map_err(|e| StartError::Bind(format!("cannot listen on {bind}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| StartError::Bind(format!("cannot listen on {bind}: {e}")))?;
+    // The transport announces "listening on" once its signal handlers are in place.
     raise_open_file_limit();
-    eprintln!("restauth: listening on http://{addr}");
     // Returns after SIGTERM/SIGINT once requests in flight are done, or with
     // an error when the listener itself died (then the process exits non-zero,
     // so a supervisor restarts it).

@@ -10,8 +10,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-/// `GET P/user/` answers (401: no token) within `limit`.
+/// `GET P/user/` answers (401: no token) within `limit`, in one of three
+/// tries (a loaded CI machine may lose one).
 fn answers_within(s: &Server, limit: Duration) -> bool {
+    (0..3).any(|_| answers_once(s, limit))
+}
+
+fn answers_once(s: &Server, limit: Duration) -> bool {
     let Ok(mut c) = TcpStream::connect_timeout(&s.addr, limit) else {
         return false;
     };
@@ -58,7 +63,7 @@ fn idle_expect_continue_sockets_do_not_freeze_the_workers() {
             b"POST /rest-auth/login/ HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nContent-Length: 2\r\n\r\n",
         );
         assert!(
-            answers_within(&s, Duration::from_secs(1)),
+            answers_within(&s, Duration::from_secs(2)),
             "{n} stalled sockets stopped the server"
         );
     }
@@ -182,9 +187,23 @@ fn running_out_of_descriptors_does_not_make_the_server_deaf() {
         .status()
         .expect("prlimit (util-linux)");
     assert!(status.success());
-    let idle: Vec<TcpStream> = (0..600)
-        .filter_map(|_| TcpStream::connect_timeout(&s.addr, Duration::from_millis(200)).ok())
-        .collect();
+    // Stop once the backlog is full too (ten refusals in a row), not 600 timeouts later.
+    let mut idle = Vec::new();
+    let mut misses = 0;
+    for _ in 0..600 {
+        match TcpStream::connect_timeout(&s.addr, Duration::from_millis(200)) {
+            Ok(c) => {
+                idle.push(c);
+                misses = 0;
+            }
+            Err(_) => {
+                misses += 1;
+                if misses == 10 {
+                    break;
+                }
+            }
+        }
+    }
     assert!(
         idle.len() >= 245,
         "only {} connected: the limit was not reached",
@@ -275,12 +294,15 @@ fn sigterm_lets_a_slow_login_finish_and_exits_zero() {
         String::from_utf8_lossy(&out).to_string()
     });
     // The hash has started once the server burns CPU (polled, bounded).
-    for _ in 0..500 {
+    let mut hashing = false;
+    for _ in 0..4000 {
         if s.cpu_time() >= cpu_before + Duration::from_millis(30) {
+            hashing = true;
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    assert!(hashing, "the login never started");
     s.signal(libc::SIGTERM);
     let answer = login.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -337,4 +359,32 @@ fn expect_continue_gets_100_only_for_a_body_that_will_be_accepted() {
     let mut rest = Vec::new();
     let _ = c.read_to_end(&mut rest);
     assert!(String::from_utf8_lossy(&rest).contains("HTTP/1.1 400"));
+}
+
+#[test]
+fn a_forged_forwarded_for_line_does_not_hide_the_proxys() {
+    // A proxy (on loopback: trusted by default) that adds its own header line
+    // after the client's: both lines count, the rightmost entry is the client.
+    let s = Server::start_with(&[
+        ("RESTAUTH_THROTTLE_ENABLED", "true"),
+        ("RESTAUTH_THROTTLE_LOGIN", "2/min"),
+    ]);
+    let body = json!({"username": "x", "password": "y"}).to_string();
+    let statuses: Vec<u16> = (0..3)
+        .map(|i| {
+            let forged = format!("198.51.100.{i}");
+            s.request(
+                "POST",
+                "/rest-auth/login/",
+                &[
+                    ("Content-Type", "application/json"),
+                    ("X-Forwarded-For", &forged),
+                    ("X-Forwarded-For", "203.0.113.9"),
+                ],
+                body.as_bytes(),
+            )
+            .status
+        })
+        .collect();
+    assert_eq!(statuses, [400, 400, 429], "one client: 203.0.113.9");
 }

@@ -68,24 +68,39 @@ pub fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<(), Serve
         .enable_all()
         .build()
         .map_err(|e| ServeError::Io(format!("cannot start the I/O runtime: {e}")))?;
-    let jobs = start_workers(&app);
-    runtime.block_on(accept_loop(app, listener, jobs))
+    let (jobs, workers) = start_workers(&app);
+    let started = std::time::Instant::now();
+    let served = runtime.block_on(accept_loop(app, listener, jobs));
+    // Dropping the runtime drops every connection and with them every sender
+    // of the queue: the workers finish what they hold, then see the end.
+    drop(runtime);
+    while !workers.iter().all(|w| w.is_finished()) {
+        if started.elapsed() > SHUTDOWN_GRACE * 2 {
+            return Err(ServeError::Io(
+                "requests were still running at the shutdown deadline".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    served
 }
 
 /// Starts `server.workers` threads serving a queue of `server.max_queued` jobs.
-fn start_workers(app: &Arc<App>) -> SyncSender<Job> {
+fn start_workers(app: &Arc<App>) -> (SyncSender<Job>, Vec<std::thread::JoinHandle<()>>) {
     let (tx, rx) = sync_channel::<Job>(app.config.server.max_queued);
     let rx = Arc::new(Mutex::new(rx));
+    let mut handles = Vec::new();
     for n in 0..app.config.server.workers {
         let (app, rx) = (app.clone(), rx.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("restauth-worker-{n}"))
             .spawn(move || worker(&app, &rx));
-        if let Err(e) = spawned {
-            eprintln!("restauth: cannot start worker {n}: {e}");
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => eprintln!("restauth: cannot start worker {n}: {e}"),
         }
     }
-    tx
+    (tx, handles)
 }
 
 fn worker(app: &App, jobs: &Mutex<Receiver<Job>>) {
@@ -95,10 +110,17 @@ fn worker(app: &App, jobs: &Mutex<Receiver<Job>>) {
             rx.recv()
         };
         let Ok(job) = job else { return };
+        if job.reply.is_closed() {
+            // The client went away while its request waited: do not run it.
+            continue;
+        }
         let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             super::handle(app, &job.request)
         }))
-        .unwrap_or_else(|_| ApiError::Internal("handler panicked".into()).to_response());
+        .unwrap_or_else(|_| {
+            let error = ApiError::Internal("handler panicked".into()).to_response();
+            super::finish(app, &job.request, error)
+        });
         // The client may have gone: nobody to answer then.
         let _ = job.reply.send(response);
     }
@@ -116,7 +138,11 @@ async fn accept_loop(
         .map_err(|e| ServeError::Io(format!("cannot set up the listener: {e}")))?;
     let slots = Arc::new(Semaphore::new(app.config.server.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(shutdown_signal(signals()));
+    if let Ok(addr) = listener.local_addr() {
+        // Announced only once SIGTERM is handled (tests and supervisors wait for it).
+        eprintln!("restauth: listening on http://{addr}");
+    }
     let mut out_of_fds_logged = false;
     loop {
         let accepted = tokio::select! {
@@ -180,13 +206,23 @@ async fn accept_loop(
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+type Signals = (
+    std::io::Result<tokio::signal::unix::Signal>,
+    std::io::Result<tokio::signal::unix::Signal>,
+);
+
+/// Installs the SIGTERM and SIGINT handlers (at once, not on first poll).
+fn signals() -> Signals {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
+    )
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal(signals: Signals) {
+    let (Ok(mut term), Ok(mut int)) = signals else {
         // No signal handling: serve until killed.
         std::future::pending::<()>().await;
         return;
@@ -302,16 +338,20 @@ fn rouille_request(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".to_string());
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    // Lines of one header are joined with ", " (RFC 9110 §5.3): the endpoints
+    // read the first entry of a name, and a client's own X-Forwarded-For line
+    // must not hide the one a proxy appended.
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for name in parts.headers.keys() {
+        let joined = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        headers.push((name.as_str().to_string(), joined));
+    }
     rouille::Request::fake_http_from(peer, parts.method.as_str(), url, headers, body)
 }
 
