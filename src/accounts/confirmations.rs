@@ -82,14 +82,15 @@ pub fn may_mail(
         return Ok(true);
     }
     let rate = config.throttle.registration_per_email;
-    let since = now().saturating_sub(rate.period.as_secs() as i64);
-    let sent = crate::mail::outbox::count_recent(
+    let left = crate::mail::outbox::remaining(
         conn,
         &email.to_lowercase(),
         crate::mail::outbox::Kind::EmailConfirmation,
-        since,
+        rate.count,
+        rate.period,
+        now(),
     )?;
-    Ok(sent < rate.count)
+    Ok(left > 0)
 }
 
 /// Creates a confirmation key for `user`'s address and queues the mail that carries it,

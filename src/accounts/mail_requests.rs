@@ -180,7 +180,12 @@ fn remaining(
         MailRequest::PasswordReset => config.throttle.password_reset_per_email,
         MailRequest::ResendConfirmation => config.throttle.resend_email_per_email,
     };
-    let since = now.saturating_sub(rate.period.as_secs() as i64);
-    let sent = outbox::count_recent(conn, email, request.kind(), since)?;
-    Ok(rate.count.saturating_sub(sent))
+    Ok(outbox::remaining(
+        conn,
+        email,
+        request.kind(),
+        rate.count,
+        rate.period,
+        now,
+    )?)
 }

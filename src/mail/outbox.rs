@@ -147,6 +147,21 @@ pub fn enqueue_kind(
     Ok(conn.last_insert_rowid())
 }
 
+/// How many more messages of `kind` `to` may receive at `now` under a limit
+/// of `count` per `period`, counted from the outbox (durable, so neither a
+/// restart nor an in-memory eviction resets it).
+pub fn remaining(
+    conn: &Connection,
+    to: &str,
+    kind: Kind,
+    count: u32,
+    period: std::time::Duration,
+    now: i64,
+) -> rusqlite::Result<u32> {
+    let since = now.saturating_sub(i64::try_from(period.as_secs()).unwrap_or(i64::MAX));
+    Ok(count.saturating_sub(count_recent(conn, to, kind, since)?))
+}
+
 /// Messages of `kind` to `to` created at or after `since`, whatever their status:
 /// what a per-address limit counts.
 pub fn count_recent(conn: &Connection, to: &str, kind: Kind, since: i64) -> rusqlite::Result<u32> {
