@@ -196,6 +196,9 @@ pub struct ServerConfig {
     /// The request line and headers must arrive within this deadline (it also
     /// bounds how long an idle keep-alive connection stays open).
     pub header_timeout: Duration,
+    /// A connection whose client takes none of its answer for this long is
+    /// closed (a client that pipelines requests and never reads the answers).
+    pub write_timeout: Duration,
     /// Largest request head (line and headers) in bytes; larger gets 431.
     pub max_header_bytes: usize,
     /// Most header fields in one request; more gets 431.
@@ -340,6 +343,7 @@ impl Default for ServerConfig {
             cors_allow_credentials: false,
             read_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_connections: 1024,
@@ -1260,6 +1264,14 @@ const KEYS: &[Key] = &[
         name: "header_timeout",
         set: |c, raw| {
             c.server.header_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
+        name: "write_timeout",
+        set: |c, raw| {
+            c.server.write_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
             Ok(())
         },
     },

@@ -388,3 +388,98 @@ fn a_forged_forwarded_for_line_does_not_hide_the_proxys() {
         .collect();
     assert_eq!(statuses, [400, 400, 429], "one client: 203.0.113.9");
 }
+
+#[test]
+fn a_client_that_never_reads_its_answers_loses_its_connection_at_the_write_deadline() {
+    let s = Server::start_with(&[
+        ("RESTAUTH_SERVER_MAX_CONNECTIONS", "4"),
+        ("RESTAUTH_SERVER_WRITE_TIMEOUT", "1s"),
+    ]);
+    // Each connection pipelines requests and never reads: once the socket
+    // buffers are full, the server's answer cannot be written.
+    let request: &[u8] = b"GET /rest-auth/user/ HTTP/1.1\r\nHost: x\r\n\r\n";
+    let batch = request.repeat(10_000);
+    let mut writers = Vec::new();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let c = TcpStream::connect(s.addr).unwrap();
+        let mut w = c.try_clone().unwrap();
+        let batch = batch.clone();
+        writers.push(std::thread::spawn(move || {
+            // Bounded: 400,000 requests, or until the server gives up on us.
+            for _ in 0..40 {
+                if w.write_all(&batch).is_err() {
+                    break;
+                }
+            }
+        }));
+        held.push(c);
+    }
+    // While the four hold every slot, newcomers are refused ...
+    let mut refused = false;
+    for _ in 0..50 {
+        if exchange(
+            &s,
+            b"GET /rest-auth/user/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .starts_with("HTTP/1.1 503")
+        {
+            refused = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(refused, "the stuck connections never held the slots");
+    // ... until the write deadline frees them, with the stuck clients still connected.
+    let started = Instant::now();
+    let mut answered = false;
+    while started.elapsed() < Duration::from_secs(15) {
+        if answers_once(&s, Duration::from_secs(1)) {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        answered,
+        "connections whose answers are never read hold their slots for good"
+    );
+    drop(held);
+    for w in writers {
+        let _ = w.join();
+    }
+}
+
+/// A guard rather than a finding: it passed on the old stack too. Closing a
+/// connection with unread body bytes makes the kernel send a reset, which on
+/// loopback still leaves the 413 readable; this keeps it that way.
+#[test]
+fn an_upload_over_the_limit_reads_its_413_instead_of_a_reset() {
+    let s = Server::start();
+    let body = vec![b'x'; 4 << 20];
+    for round in 0..10 {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut w = c.try_clone().unwrap();
+        let body = body.clone();
+        // A client that sends its body at once (no Expect), as most do.
+        let writer = std::thread::spawn(move || {
+            let head = format!(
+                "POST /rest-auth/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = w.write_all(head.as_bytes());
+            let _ = w.write_all(&body);
+        });
+        let mut out = Vec::new();
+        let read = c.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.1 413"),
+            "round {round}: {read:?}, got {:?}",
+            &text[..text.len().min(200)]
+        );
+        drop(c);
+        let _ = writer.join();
+    }
+}

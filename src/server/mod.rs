@@ -3,6 +3,7 @@
 mod browser;
 mod log;
 pub mod transport;
+mod write_deadline;
 
 use std::time::Instant;
 

@@ -6,7 +6,8 @@
 //!   off and keeps serving when the process runs out of file descriptors;
 //! * the request head (line and headers) must arrive within `header_timeout`
 //!   (which also bounds an idle keep-alive connection) and be at most
-//!   `max_header_bytes` → 431;
+//!   `max_header_bytes` → 431; an answer the client takes no byte of within
+//!   `write_timeout` ends the connection;
 //! * a declared body over `max_body_bytes` gets 413 before a byte is read (so
 //!   `Expect: 100-continue` never gets its 100); the whole body must arrive
 //!   within `read_timeout` → 408; ambiguous framing is refused by hyper → 400;
@@ -32,6 +33,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
 
+use super::write_deadline::WriteDeadline;
 use crate::api::ApiError;
 use crate::App;
 
@@ -188,7 +190,10 @@ async fn accept_loop(
             .max_buf_size(limits.max_header_bytes.max(8192) + 8192)
             .max_headers(limits.max_headers)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(
+                WriteDeadline::new(TokioIo::new(stream), limits.write_timeout),
+                service,
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             // A connection ending in an error (timeout, reset) is the client's business.
