@@ -35,18 +35,29 @@ pub struct TokenOwner {
     pub user: User,
 }
 
+static LOOKUP_SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// The live (unexpired) token with this key, and its user.
 pub fn lookup(conn: &Connection, key: &str) -> Result<Option<TokenOwner>, AccountError> {
-    let row: Option<(i64, i64)> = conn
-        .prepare_cached("SELECT id, user_id FROM tokens WHERE key_sha256 = ?1 AND expires_at > ?2")?
+    // One statement, so one read transaction (each costs SQLite's file locks).
+    // `users.` qualifies the first of the user columns, `id`, the only name
+    // the two tables share.
+    let sql = LOOKUP_SQL.get_or_init(|| {
+        format!(
+            "SELECT tokens.id, users.{} FROM tokens JOIN users ON users.id = tokens.user_id \
+             WHERE tokens.key_sha256 = ?1 AND tokens.expires_at > ?2",
+            super::users::COLUMNS
+        )
+    });
+    Ok(conn
+        .prepare_cached(sql)?
         .query_row(params![&key_hash(key)[..], now()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok(TokenOwner {
+                token_id: r.get(0)?,
+                user: super::users::from_row_at(r, 1)?,
+            })
         })
-        .optional()?;
-    let Some((token_id, user_id)) = row else {
-        return Ok(None);
-    };
-    Ok(super::users::by_id(conn, user_id)?.map(|user| TokenOwner { token_id, user }))
+        .optional()?)
 }
 
 /// Revokes one token.
@@ -66,4 +77,46 @@ pub fn revoke_all_for_user(
         .prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND id != ?2")?
         .execute(params![user_id, keep.unwrap_or(-1)])?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::users::{create, NewUser};
+    use rusqlite::StatementStatus;
+
+    #[test]
+    fn the_lookup_is_parsed_once_not_on_every_request() {
+        let dir = std::env::temp_dir().join(format!("restauth-tokens-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn =
+            crate::db::open_and_migrate(&dir.join("db.sqlite3"), std::time::Duration::from_secs(5))
+                .unwrap();
+        let user = create(
+            &conn,
+            &NewUser {
+                username: "alice",
+                email: "",
+                email_verified: false,
+                first_name: "",
+                last_name: "",
+                password_hash: "!",
+            },
+        )
+        .unwrap();
+        let keys: Vec<String> = (0..3).map(|_| issue(&conn, user.id, 60).unwrap()).collect();
+        for key in keys.iter().chain(keys.iter()) {
+            let owner = lookup(&conn, key).unwrap().expect("live token");
+            assert_eq!(owner.user.username, "alice");
+        }
+        assert!(lookup(&conn, "no-such-key").unwrap().is_none());
+        let sql = LOOKUP_SQL.get().expect("prepared");
+        let reprepared = conn
+            .prepare_cached(sql)
+            .unwrap()
+            .get_status(StatementStatus::RePrepare);
+        assert_eq!(reprepared, 0, "re-parsed on new bindings");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -29,20 +29,26 @@ pub struct User {
     pub last_login: Option<i64>,
 }
 
-const COLUMNS: &str = "id, username, email, email_verified, first_name, last_name, password, is_active, date_joined, last_login";
+/// The columns [`from_row_at`] reads, in its order (`id` first, unqualified).
+pub(super) const COLUMNS: &str = "id, username, email, email_verified, first_name, last_name, password, is_active, date_joined, last_login";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    from_row_at(r, 0)
+}
+
+/// The user in [`COLUMNS`] starting at column `at` of `r`.
+pub(super) fn from_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     Ok(User {
-        id: r.get(0)?,
-        username: r.get(1)?,
-        email: r.get(2)?,
-        email_verified: r.get(3)?,
-        first_name: r.get(4)?,
-        last_name: r.get(5)?,
-        password: r.get(6)?,
-        is_active: r.get(7)?,
-        date_joined: r.get(8)?,
-        last_login: r.get(9)?,
+        id: r.get(at)?,
+        username: r.get(at + 1)?,
+        email: r.get(at + 2)?,
+        email_verified: r.get(at + 3)?,
+        first_name: r.get(at + 4)?,
+        last_name: r.get(at + 5)?,
+        password: r.get(at + 6)?,
+        is_active: r.get(at + 7)?,
+        date_joined: r.get(at + 8)?,
+        last_login: r.get(at + 9)?,
     })
 }
 
