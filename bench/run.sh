@@ -19,6 +19,7 @@
 #   MAX_HASHES=0       security.max_concurrent_hashes (0 = cores)
 #   LOGIN_CONNS=4      connections of scenario 2
 #   GET_CONNS=16 FLOOD_CONNS=32 WRK_THREADS=2 WARMUP=1 PBKDF2_N=7
+#   LEGIT_CONNS=2      connections of scenario 5's legitimate logins
 #   KEEP_TMP=0         1 = keep the temporary directory (database, logs, wrk output)
 #   SKIP_SECURITY=0    1 = skip bench/security.sh (throttle cost, reset timing) at the end
 set -euo pipefail
@@ -35,6 +36,7 @@ MAX_HASHES=${MAX_HASHES:-0}
 LOGIN_CONNS=${LOGIN_CONNS:-4}
 GET_CONNS=${GET_CONNS:-16}
 FLOOD_CONNS=${FLOOD_CONNS:-32}
+LEGIT_CONNS=${LEGIT_CONNS:-2}
 WRK_THREADS=${WRK_THREADS:-2}
 WARMUP=${WARMUP:-1}
 PBKDF2_N=${PBKDF2_N:-7}
@@ -219,6 +221,37 @@ end
 EOF
         cat "$TMP/done.lua"
     } >"$TMP/login.lua"
+}
+
+# Scenario 5: legitimate logins, each from its own client address (X-Forwarded-For from the
+# loopback proxy, trusted by default), and an attacker's flood of wrong guesses from one address.
+write_throttled_lua() { # password
+    {
+        cat <<EOF
+local users = 1000
+function init(args)
+  users = tonumber(args[1]) or users
+  math.randomseed(os.time() * 1000 + math.random(1, 1000))
+end
+local headers = { ["Content-Type"] = "application/json" }
+function request()
+  headers["X-Forwarded-For"] = string.format("198.51.%d.%d", math.random(0, 255), math.random(1, 254))
+  local body = string.format('{"username":"bench%07d","password":"%s"}', math.random(1, users), "$1")
+  return wrk.format("POST", nil, headers, body)
+end
+EOF
+        cat "$TMP/done.lua"
+    } >"$TMP/legit.lua"
+    {
+        cat <<'EOF'
+local headers = { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = "203.0.113.9" }
+function request()
+  local body = string.format('{"username":"bench%07d","password":"guess-%d"}', math.random(1, 1000), math.random(1, 1000000000))
+  return wrk.format("POST", nil, headers, body)
+end
+EOF
+        cat "$TMP/done.lua"
+    } >"$TMP/attack.lua"
 }
 
 # wrk_result NAME CONNS CPU_TICKS BUSY_TICKS T0 T1: $RES/NAME.json from wrk's BENCH_JSON line plus the
@@ -418,6 +451,35 @@ THREADS_END=$(ls "/proc/$SERVER/task" | wc -l)
 SERVER_5XX=$(grep -cE ' 5[0-9][0-9] [0-9.]+ms ' "$TMP/restauth.log" || true)
 stop_server "$SERVER"
 
+# --- scenario 5: legitimate logins under a throttled attacker's flood -----------------------
+# Throttling on (the defaults: 20 logins/min per client address): the attacker's guesses get 429
+# at once; the question is what those 429s leave of the CPU for everyone else's logins.
+start_server "$TMP/restauth-throttled.log" env -C "$TMP" RESTAUTH_THROTTLE_ENABLED=true "$BIN" --config "$TMP/auth.toml" serve
+SERVER=$STARTED_PID
+ADDR=$STARTED_ADDR
+write_throttled_lua "$PASSWORD"
+say "scenario 5: legitimate logins ($LEGIT_CONNS connections, one address each), unloaded"
+prime "$LEGIT_CONNS"
+run_wrk s5_legit "$SERVER" "$LEGIT_CONNS" 1 60 "$DURATION" "$TMP/legit.lua" "http://$ADDR/rest-auth/login/" "$USERS_SMALL"
+brief s5_legit
+wait_idle "$SERVER"
+say "scenario 5: the same while $FLOOD_CONNS connections send wrong guesses from one address"
+prime "$((FLOOD_CONNS + LEGIT_CONNS))"
+AC0=$(cpu_ticks "$SERVER")
+AM0=$(machine_busy)
+AT0=$(date +%s.%N)
+wrk -t1 -c"$FLOOD_CONNS" -d"$((DURATION + 2))s" --timeout 120s -s "$TMP/attack.lua" "http://$ADDR/rest-auth/login/" \
+    >"$TMP/s5_attack.wrk.txt" 2>&1 &
+ATTACK_PID=$!
+PIDS+=("$ATTACK_PID")
+sleep 1
+run_wrk s5_legit_attacked "$SERVER" "$LEGIT_CONNS" 1 60 "$DURATION" "$TMP/legit.lua" "http://$ADDR/rest-auth/login/" "$USERS_SMALL"
+wait "$ATTACK_PID" || { cat "$TMP/s5_attack.wrk.txt" >&2; die "attack wrk failed"; }
+wrk_result s5_attack "$FLOOD_CONNS" "$(($(cpu_ticks "$SERVER") - AC0))" "$(($(machine_busy) - AM0))" "$AT0" "$(date +%s.%N)"
+brief s5_legit_attacked
+brief s5_attack
+stop_server "$SERVER"
+
 cp "$BIN" "$TMP/restauth.stripped"
 command -v strip >/dev/null && strip "$TMP/restauth.stripped"
 STRIPPED_BYTES=$(stat -c %s "$TMP/restauth.stripped")
@@ -438,7 +500,8 @@ python3 - <<'EOF'
 import json, os, platform
 
 E = os.environ
-ORDER = ["baseline", "s1_get_small", "s2_login_small", "s3_get_flood", "s3_flood", "s1_get_large", "s2_login_large"]
+ORDER = ["baseline", "s1_get_small", "s2_login_small", "s3_get_flood", "s3_flood", "s1_get_large", "s2_login_large",
+         "s5_legit", "s5_legit_attacked", "s5_attack"]
 res = {k: json.load(open(os.path.join(E["RES"], k + ".json"))) for k in ORDER if os.path.exists(os.path.join(E["RES"], k + ".json"))}
 pb = json.load(open(os.path.join(E["RES"], "pbkdf2.json")))
 
@@ -460,8 +523,8 @@ target("GET /user/ vs bare hyper (req/s ratio)", ratio(s["s1_get_small"]["ok_rps
        "scenario 1 / baseline, same wrk settings")
 target("server CPU per login / one bare PBKDF2 (CPU)", ratio(s["s2_login_small"]["cpu_per_login_s"], pb["median_cpu_s"]), "<=", 1.1,
        "scenario 2, %d users" % int(E["USERS_SMALL"]))
-if not all(ok(k) for k in s):
-    print("warning: non-2xx answers in: " + ", ".join(k for k in s if not ok(k)) + " (see the table); ratios use 2xx answers only")
+if not all(ok(k) for k in s if k != "s5_attack"):
+    print("warning: non-2xx answers in: " + ", ".join(k for k in s if k != "s5_attack" and not ok(k)) + " (see the table); ratios use 2xx answers only")
 if s["s3_get_flood"]["requests"] > 0:
     target("GET /user/ p99 under login flood / unloaded p99", ratio(s["s3_get_flood"]["p99_us"], s["s1_get_small"]["p99_us"]), "<=", 5,
            "scenario 3 / scenario 1")
@@ -470,6 +533,9 @@ else:  # not one GET answered while the flood ran: the ratio is unbounded
                         label="none answered", note="no GET /user/ was answered during the flood"))
 if s["s3_get_flood"]["non2xx"] or not ok("s3_flood"):
     targets[-1]["note"] += "; the flood or the GETs had non-2xx answers: the figure does not measure what it should"
+if "s5_legit_attacked" in s:
+    target("legitimate logins/s under a throttled flood / unloaded", ratio(s["s5_legit_attacked"]["ok_rps"], s["s5_legit"]["ok_rps"]), ">=", 0.5,
+           "scenario 5: %d connections of wrong guesses from one address (429s) vs none" % int(E["FLOOD_CONNS"]))
 target("idle RSS (MB)", int(E["IDLE_RSS_KB"]) / 1024, "<=", 10, "VmRSS after start")
 target("peak RSS (MB)", int(E["PEAK_RSS_KB"]) / 1024, "<=", 50, "VmHWM after all scenarios")
 target("stripped binary (MB)", int(E["STRIPPED_BYTES"]) / 2**20, "<=", 10, "target/release/restauth after strip")
@@ -507,12 +573,13 @@ def ms(us): return f"{us / 1000:.2f}"
 rows = [("scenario", "users", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "srv cores", "busy cores", "starved")]
 label = dict(baseline="baseline: bare hyper GET", s1_get_small="1. GET /user/", s2_login_small="2. POST /login/",
              s3_get_flood="3. GET /user/ under flood", s3_flood="3. (the login flood)",
-             s1_get_large="4. GET /user/", s2_login_large="4. POST /login/")
+             s1_get_large="4. GET /user/", s2_login_large="4. POST /login/",
+             s5_legit="5. legitimate logins", s5_legit_attacked="5. the same, under attack", s5_attack="5. (the attack, 429s)")
 for k in ORDER:
     if k not in s: continue
     w = s[k]
     errs = w["non2xx"] + w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
-    users = {"baseline": "-", "s3_get_flood": E["USERS_SMALL"], "s3_flood": E["USERS_SMALL"]}.get(k, str(w.get("users", "")))
+    users = {"baseline": "-", "s3_get_flood": E["USERS_SMALL"], "s3_flood": E["USERS_SMALL"]}.get(k, str(w.get("users", E["USERS_SMALL"])))
     rows.append((label[k], f"{int(users):,}" if users.isdigit() else users, str(w["connections"]), f"{w['rps']:,.1f}",
                  ms(w["p50_us"]), ms(w["p99_us"]), f"{w['non2xx']}" + (f" (+{errs - w['non2xx']} sock)" if errs > w["non2xx"] else ""),
                  f"{w['server_cores']:.2f}", f"{w['machine_busy_cores']:.2f}",
