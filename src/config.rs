@@ -199,6 +199,8 @@ pub struct ServerConfig {
     /// A connection whose client takes none of its answer for this long is
     /// closed (a client that pipelines requests and never reads the answers).
     pub write_timeout: Duration,
+    /// After SIGTERM or SIGINT, how long requests in flight may take to finish.
+    pub shutdown_timeout: Duration,
     /// Largest request head (line and headers) in bytes; larger gets 431.
     pub max_header_bytes: usize,
     /// Most header fields in one request; more gets 431.
@@ -344,6 +346,7 @@ impl Default for ServerConfig {
             read_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_connections: 1024,
@@ -1277,6 +1280,14 @@ const KEYS: &[Key] = &[
     },
     Key {
         section: "server",
+        name: "shutdown_timeout",
+        set: |c, raw| {
+            c.server.shutdown_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "server",
         name: "max_header_bytes",
         set: |c, raw| {
             c.server.max_header_bytes = usize_in(raw, 1024, 1024 * 1024)?;
@@ -1303,7 +1314,8 @@ const KEYS: &[Key] = &[
         section: "server",
         name: "max_queued",
         set: |c, raw| {
-            c.server.max_queued = usize_in(raw, 1, 1_000_000)?;
+            // The queue's slots are allocated up front.
+            c.server.max_queued = usize_in(raw, 1, 100_000)?;
             Ok(())
         },
     },

@@ -273,9 +273,33 @@ fn no_answer_names_the_stack() {
 
 #[test]
 fn sigterm_lets_a_slow_login_finish_and_exits_zero() {
-    let mut s = Server::start_with(&[("RESTAUTH_SECURITY_PASSWORD_ITERATIONS", "1000000")]);
+    sigterm_during_a_slow_login(&[], Duration::ZERO);
+}
+
+#[test]
+fn the_shutdown_deadline_counts_from_the_signal_not_from_the_start() {
+    // Found in review: the workers' deadline was measured from the start of
+    // serving, so a server up for longer than twice the grace period exited
+    // non-zero at once whenever a request was running at SIGTERM.
+    sigterm_during_a_slow_login(
+        &[("RESTAUTH_SERVER_SHUTDOWN_TIMEOUT", "1s")],
+        Duration::from_millis(2500),
+    );
+}
+
+/// SIGTERM while a login hashes, after the server has been up for `uptime`:
+/// the login completes, the process exits 0, the database is consistent.
+fn sigterm_during_a_slow_login(env: &[(&str, &str)], uptime: Duration) {
+    let started = Instant::now();
+    let mut all = vec![("RESTAUTH_SECURITY_PASSWORD_ITERATIONS", "1000000")];
+    all.extend_from_slice(env);
+    let mut s = Server::start_with(&all);
     s.create_user("slow", "slow@example.com", PASSWORD);
     let addr = s.addr;
+    // Time passing, not readiness: the deadline must not depend on it.
+    if let Some(rest) = uptime.checked_sub(started.elapsed()) {
+        std::thread::sleep(rest);
+    }
     let cpu_before = s.cpu_time();
     let login = std::thread::spawn(move || {
         let body = json!({"username": "slow", "password": PASSWORD}).to_string();
@@ -482,4 +506,25 @@ fn an_upload_over_the_limit_reads_its_413_instead_of_a_reset() {
         drop(c);
         let _ = writer.join();
     }
+}
+
+#[test]
+fn requests_refused_while_their_head_is_read_are_logged() {
+    let s = Server::start();
+    let line = format!(
+        "GET /rest-auth/user/ HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(32 * 1024)
+    );
+    let answer = exchange(&s, line.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let answer = exchange(
+        &s,
+        b"GET /rest-auth/user/ HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        s.wait_for_log(" - - 431 0.0ms 127.0.0.1:") && s.wait_for_log(" - - 400 0.0ms 127.0.0.1:"),
+        "{}",
+        s.logs()
+    );
 }

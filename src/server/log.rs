@@ -28,6 +28,13 @@ pub fn request(req: &Request, status: u16, took: Duration) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// Writes the log line for a request refused while its head was read (431,
+/// 400): there is no method or path to show.
+pub fn refused(peer: std::net::SocketAddr, status: u16) {
+    let line = format!("{} - - {status} 0.0ms {peer}\n", rfc3339_now());
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// `text` with control characters, spaces and backslashes as `\xNN`, so that
 /// a client cannot forge or split log lines.
 fn escape(text: &str) -> std::borrow::Cow<'_, str> {

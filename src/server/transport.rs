@@ -37,9 +37,6 @@ use super::write_deadline::WriteDeadline;
 use crate::api::ApiError;
 use crate::App;
 
-/// How long in-flight requests may take to finish after SIGTERM or SIGINT.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 /// One request for a worker, and where its answer goes.
 struct Job {
     request: rouille::Request,
@@ -62,7 +59,7 @@ impl std::fmt::Display for ServeError {
 }
 
 /// Serves `listener` until SIGTERM or SIGINT; then stops accepting, lets
-/// in-flight requests finish (at most [`SHUTDOWN_GRACE`]) and returns `Ok`.
+/// in-flight requests finish (within `server.shutdown_timeout`) and returns `Ok`.
 pub fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -71,20 +68,22 @@ pub fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<(), Serve
         .build()
         .map_err(|e| ServeError::Io(format!("cannot start the I/O runtime: {e}")))?;
     let (jobs, workers) = start_workers(&app);
-    let started = std::time::Instant::now();
-    let served = runtime.block_on(accept_loop(app, listener, jobs));
+    let grace = app.config.server.shutdown_timeout;
+    let stopping = runtime.block_on(accept_loop(app, listener, jobs))?;
     // Dropping the runtime drops every connection and with them every sender
-    // of the queue: the workers finish what they hold, then see the end.
+    // of the queue: the workers finish what they hold, then see the end. A
+    // worker can be in the middle of a request whose client has gone (the
+    // connection was cut at the deadline): allow a second for it.
     drop(runtime);
     while !workers.iter().all(|w| w.is_finished()) {
-        if started.elapsed() > SHUTDOWN_GRACE * 2 {
+        if stopping.elapsed() > grace + Duration::from_secs(1) {
             return Err(ServeError::Io(
                 "requests were still running at the shutdown deadline".into(),
             ));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    served
+    Ok(())
 }
 
 /// Starts `server.workers` threads serving a queue of `server.max_queued` jobs.
@@ -132,7 +131,7 @@ async fn accept_loop(
     app: Arc<App>,
     listener: std::net::TcpListener,
     jobs: SyncSender<Job>,
-) -> Result<(), ServeError> {
+) -> Result<std::time::Instant, ServeError> {
     listener
         .set_nonblocking(true)
         .map_err(|e| ServeError::Io(format!("cannot set up the listener: {e}")))?;
@@ -196,19 +195,29 @@ async fn accept_loop(
             );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            // A connection ending in an error (timeout, reset) is the client's business.
-            let _ = connection.await;
+            if let Err(e) = connection.await {
+                // hyper answered these itself, before any request existed; a
+                // timeout or a reset is the client's business (an idle
+                // keep-alive connection ends with a header timeout).
+                if e.is_parse_too_large() {
+                    super::log::refused(peer, 431);
+                } else if e.is_parse() {
+                    super::log::refused(peer, 400);
+                }
+            }
             drop(slot);
         });
     }
+    let stopping = std::time::Instant::now();
     drop(listener);
+    let grace = app.config.server.shutdown_timeout;
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
-            eprintln!("restauth: requests still running after {SHUTDOWN_GRACE:?}; stopping anyway");
+        _ = tokio::time::sleep(grace) => {
+            eprintln!("restauth: requests still running after {grace:?}; stopping anyway");
         }
     }
-    Ok(())
+    Ok(stopping)
 }
 
 type Signals = (
