@@ -22,6 +22,8 @@
 #   LEGIT_CONNS=2      connections of scenario 5's legitimate logins
 #   KEEP_TMP=0         1 = keep the temporary directory (database, logs, wrk output)
 #   SKIP_SECURITY=0    1 = skip bench/security.sh (throttle cost, reset timing) at the end
+#   COMPARE_BIN        another restauth binary (e.g. an earlier commit's, built in a worktree):
+#                      scenario 1 runs against it too, in this run, for a same-run ratio
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -387,6 +389,19 @@ brief baseline
 BARE_IDLE_HWM=$(status_kb "$BARE_PID" VmHWM)
 stop_server "$BARE_PID"
 
+# --- another build, for comparison (COMPARE_BIN) ---------------------------------------
+if [ -n "${COMPARE_BIN:-}" ]; then
+    [ -x "$COMPARE_BIN" ] || die "COMPARE_BIN=$COMPARE_BIN is not an executable"
+    start_server "$TMP/compare.log" env -C "$TMP" "$COMPARE_BIN" --config "$TMP/auth.toml" serve
+    COMPARE_PID=$STARTED_PID
+    ADDR=$STARTED_ADDR
+    write_get_lua "$(login_key)"
+    say "comparison: scenario 1 on $COMPARE_BIN ($ADDR)"
+    get_scenario s1_compare "$COMPARE_PID" "$USERS_SMALL"
+    brief s1_compare
+    stop_server "$COMPARE_PID"
+fi
+
 # --- restauth --------------------------------------------------------------------------
 start_server "$TMP/restauth.log" env -C "$TMP" "$BIN" --config "$TMP/auth.toml" serve
 SERVER=$STARTED_PID
@@ -500,7 +515,7 @@ python3 - <<'EOF'
 import json, os, platform
 
 E = os.environ
-ORDER = ["baseline", "s1_get_small", "s2_login_small", "s3_get_flood", "s3_flood", "s1_get_large", "s2_login_large",
+ORDER = ["baseline", "s1_compare", "s1_get_small", "s2_login_small", "s3_get_flood", "s3_flood", "s1_get_large", "s2_login_large",
          "s5_legit", "s5_legit_attacked", "s5_attack"]
 res = {k: json.load(open(os.path.join(E["RES"], k + ".json"))) for k in ORDER if os.path.exists(os.path.join(E["RES"], k + ".json"))}
 pb = json.load(open(os.path.join(E["RES"], "pbkdf2.json")))
@@ -521,6 +536,9 @@ def target(name, value, op, limit, note):
 
 target("GET /user/ vs bare hyper (req/s ratio)", ratio(s["s1_get_small"]["ok_rps"], s["baseline"]["ok_rps"]), ">=", 0.7,
        "scenario 1 / baseline, same wrk settings")
+if "s1_compare" in s:
+    target("GET /user/ vs COMPARE_BIN (req/s ratio, same run)", ratio(s["s1_get_small"]["ok_rps"], s["s1_compare"]["ok_rps"]), ">=", 1.0,
+           "scenario 1 / scenario 1 on the other build")
 target("server CPU per login / one bare PBKDF2 (CPU)", ratio(s["s2_login_small"]["cpu_per_login_s"], pb["median_cpu_s"]), "<=", 1.1,
        "scenario 2, %d users" % int(E["USERS_SMALL"]))
 if not all(ok(k) for k in s if k != "s5_attack"):
@@ -571,7 +589,7 @@ json.dump(out, open(E["OUT"], "w"), indent=2)
 # --- the table ---
 def ms(us): return f"{us / 1000:.2f}"
 rows = [("scenario", "users", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "srv cores", "busy cores", "starved")]
-label = dict(baseline="baseline: bare hyper GET", s1_get_small="1. GET /user/", s2_login_small="2. POST /login/",
+label = dict(baseline="baseline: bare hyper GET", s1_compare="1. GET /user/, COMPARE_BIN", s1_get_small="1. GET /user/", s2_login_small="2. POST /login/",
              s3_get_flood="3. GET /user/ under flood", s3_flood="3. (the login flood)",
              s1_get_large="4. GET /user/", s2_login_large="4. POST /login/",
              s5_legit="5. legitimate logins", s5_legit_attacked="5. the same, under attack", s5_attack="5. (the attack, 429s)")
