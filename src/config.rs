@@ -196,8 +196,8 @@ pub struct ServerConfig {
     /// The request line and headers must arrive within this deadline (it also
     /// bounds how long an idle keep-alive connection stays open).
     pub header_timeout: Duration,
-    /// A connection whose client takes none of its answer for this long is
-    /// closed (a client that pipelines requests and never reads the answers).
+    /// A connection whose answer makes no progress for this long while being
+    /// written is closed (a client that pipelines requests and never reads).
     pub write_timeout: Duration,
     /// After SIGTERM or SIGINT, how long requests in flight may take to finish.
     pub shutdown_timeout: Duration,

@@ -63,10 +63,11 @@ pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection
     // out of the cache is parsed again on its next use.
     conn.set_prepared_statement_cache_capacity(64);
     // The query planner stability guarantee: a cached statement keeps its
-    // plan. Without it SQLite (built with STAT4) marks statements whose plan
-    // might depend on a bound value, and re-parses them on every new binding:
-    // the token lookup (a join with a range on `expires_at`) was parsed again
-    // on every request, half the cost of `GET P/user/`.
+    // plan. Without it SQLite marks a statement whose plan might depend on a
+    // bound value (in a join it checks whether `key = ?1` is a small integer)
+    // and re-parses it once its bindings are cleared, which rusqlite does each
+    // time a statement goes back to its cache: the token lookup (a join) was
+    // parsed again on every request, half the cost of `GET P/user/`.
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,

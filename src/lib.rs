@@ -172,7 +172,7 @@ impl App {
     /// Counts a request from this client under `rate` (the scope names the counter).
     pub fn throttle_client(
         &self,
-        req: &rouille::Request,
+        req: &api::http::Request,
         scope: &str,
         rate: impl Fn(&config::ThrottleConfig) -> Rate,
     ) -> Result<(), api::ApiError> {

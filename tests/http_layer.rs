@@ -282,8 +282,8 @@ fn the_shutdown_deadline_counts_from_the_signal_not_from_the_start() {
     // serving, so a server up for longer than twice the grace period exited
     // non-zero at once whenever a request was running at SIGTERM.
     sigterm_during_a_slow_login(
-        &[("RESTAUTH_SERVER_SHUTDOWN_TIMEOUT", "1s")],
-        Duration::from_millis(2500),
+        &[("RESTAUTH_SERVER_SHUTDOWN_TIMEOUT", "3s")],
+        Duration::from_millis(6500),
     );
 }
 
@@ -457,7 +457,7 @@ fn a_client_that_never_reads_its_answers_loses_its_connection_at_the_write_deadl
     // ... until the write deadline frees them, with the stuck clients still connected.
     let started = Instant::now();
     let mut answered = false;
-    while started.elapsed() < Duration::from_secs(15) {
+    while started.elapsed() < Duration::from_secs(60) {
         if answers_once(&s, Duration::from_secs(1)) {
             answered = true;
             break;
@@ -468,7 +468,9 @@ fn a_client_that_never_reads_its_answers_loses_its_connection_at_the_write_deadl
         answered,
         "connections whose answers are never read hold their slots for good"
     );
-    drop(held);
+    for c in &held {
+        let _ = c.shutdown(std::net::Shutdown::Both);
+    }
     for w in writers {
         let _ = w.join();
     }

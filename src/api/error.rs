@@ -4,7 +4,7 @@
 //! bodies. Internal failures are logged here (without request data) and the
 //! client gets a generic 500: never a stack trace or an SQL message.
 
-use rouille::Response;
+use super::http::Response;
 use serde_json::{json, Map, Value};
 
 use crate::accounts::AccountError;

@@ -1,15 +1,13 @@
 //! Reading request bodies: one bounded reader, then JSON, urlencoded or multipart into one map.
 //!
-//! rouille's own `json_input`/`post_input` read without a limit; every body in
-//! restauth is read here, through `take(limit + 1)`, so a body is never held
-//! beyond the configured size whatever the client declares or streams
-//! (chunked bodies included). The transport (`server::transport`) has already
-//! refused a declared `Content-Length` over the limit before reading a byte,
-//! and read the body within its deadline.
+//! The transport (`server::transport`) has already refused a declared
+//! `Content-Length` over the limit before reading a byte, cut a chunked body
+//! at the limit, and read the body within its deadline; the limit is checked
+//! here again so that no endpoint depends on how the body arrived.
 
-use std::io::Read;
+use std::future::Future;
 
-use rouille::Request;
+use super::http::Request;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -43,9 +41,9 @@ pub fn read_body(req: &Request, limit: usize) -> Result<Body, ApiError> {
         .trim()
         .to_ascii_lowercase();
     match media_type.as_str() {
-        "application/json" => parse_json(&raw),
-        "application/x-www-form-urlencoded" => Ok(parse_urlencoded(&raw)),
-        "multipart/form-data" => parse_multipart(&raw, content_type),
+        "application/json" => parse_json(raw),
+        "application/x-www-form-urlencoded" => Ok(parse_urlencoded(raw)),
+        "multipart/form-data" => parse_multipart(raw, content_type),
         _ => Err(ApiError::Detail(
             415,
             format!("Unsupported media type \"{content_type}\" in request."),
@@ -53,23 +51,12 @@ pub fn read_body(req: &Request, limit: usize) -> Result<Body, ApiError> {
     }
 }
 
-fn read_bounded(req: &Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let Some(data) = req.data() else {
-        return Ok(Vec::new());
-    };
-    let mut buf = Vec::new();
-    data.take(limit as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                ApiError::Detail(408, "The request body did not arrive in time.".into())
-            }
-            _ => ApiError::Detail(400, format!("Could not read the request body: {e}")),
-        })?;
-    if buf.len() > limit {
+fn read_bounded(req: &Request, limit: usize) -> Result<&[u8], ApiError> {
+    let body = req.body();
+    if body.len() > limit {
         return Err(ApiError::too_large(limit));
     }
-    Ok(buf)
+    Ok(body)
 }
 
 fn parse_json(raw: &[u8]) -> Result<Body, ApiError> {
@@ -109,36 +96,31 @@ fn parse_urlencoded(raw: &[u8]) -> Body {
 
 fn parse_multipart(raw: &[u8], content_type: &str) -> Result<Body, ApiError> {
     let bad = |why: &str| ApiError::Detail(400, format!("Multipart form parse error - {why}"));
-    let boundary = content_type
-        .split(';')
-        .skip(1)
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| bad("Invalid boundary in multipart: None"))?;
-    let mut multipart = multipart::server::Multipart::with_body(raw, boundary);
-    let mut map = Map::new();
-    loop {
-        let entry = match multipart.read_entry() {
-            Ok(Some(entry)) => entry,
-            Ok(None) => break,
-            Err(e) => return Err(bad(&e.to_string())),
-        };
-        let name = entry.headers.name.to_string();
-        let is_file = entry.headers.filename.is_some();
-        let mut value = Vec::new();
-        let mut data = entry.data;
-        data.read_to_end(&mut value)
-            .map_err(|e| bad(&e.to_string()))?;
-        if !is_file {
-            map.insert(
-                name,
-                Value::String(String::from_utf8_lossy(&value).into_owned()),
-            );
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| bad("Invalid boundary in multipart: None"))?;
+    let mut multipart = multer::Multipart::with_reader(raw, boundary);
+    let parse = async {
+        let mut map = Map::new();
+        while let Some(field) = multipart.next_field().await? {
+            let name = field.name().unwrap_or_default().to_string();
+            let is_file = field.file_name().is_some();
+            let value = field.bytes().await?;
+            if !is_file {
+                map.insert(
+                    name,
+                    Value::String(String::from_utf8_lossy(&value).into_owned()),
+                );
+            }
         }
+        Ok::<_, multer::Error>(Body(map))
+    };
+    // The whole body is in memory: the parser never waits, so one poll ends it.
+    let mut parse = std::pin::pin!(parse);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match parse.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(parsed) => parsed.map_err(|e| bad(&e.to_string())),
+        std::task::Poll::Pending => Err(bad("incomplete body")),
     }
-    Ok(Body(map))
 }
 
 #[cfg(test)]

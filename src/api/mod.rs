@@ -5,6 +5,7 @@ pub mod client;
 pub mod email;
 pub mod error;
 pub mod fields;
+pub mod http;
 pub mod input;
 pub mod passwords;
 pub mod respond;

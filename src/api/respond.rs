@@ -1,6 +1,6 @@
 //! Success responses and the method checks every endpoint shares.
 
-use rouille::{Request, Response};
+use super::http::{Request, Response};
 use serde_json::{json, Value};
 
 use super::error::{json_response, ApiError};

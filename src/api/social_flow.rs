@@ -1,6 +1,6 @@
 //! The request flow shared by every social provider's `login/` and `connect/` paths.
 
-use rouille::{Request, Response};
+use super::http::{Request, Response};
 use serde_json::json;
 
 use super::auth::{presented_key, require_user};

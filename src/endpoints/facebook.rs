@@ -1,6 +1,6 @@
 //! `POST P/facebook/` (login) and `POST P/facebook/connect/` (link to the logged-in user).
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::accounts::social::ProviderProfile;
 use crate::api::fields::{char_field, CharSpec};

@@ -1,6 +1,6 @@
 //! `POST P/login/`: username and/or email + password → a new token.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 use serde_json::json;
 
 use crate::accounts::{tokens, users, users::User};

@@ -1,6 +1,6 @@
 //! `POST P/logout/` (and `GET` when `logout_on_get`): revokes the presented token.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::accounts::tokens;
 use crate::api::auth::authenticate;

@@ -1,6 +1,6 @@
 //! `POST P/password/change/`: set a new password while logged in.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::accounts::{tokens, users};
 use crate::api::auth::require_user;

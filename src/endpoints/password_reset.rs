@@ -1,6 +1,6 @@
 //! `POST P/password/reset/`: mails a reset link to the users with that address (through the mail worker).
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::accounts::mail_requests::{self, MailRequest};
 use crate::api::fields::{email_field, CharSpec};

@@ -1,6 +1,6 @@
 //! `POST P/password/reset/confirm/`: uid + token from the reset mail + a new password.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::accounts::{now, tokens, users};
 use crate::api::fields::{char_field, CharSpec};

@@ -1,6 +1,6 @@
 //! `POST P/registration/`: username, email, password1, password2 → a new user.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 use serde_json::json;
 
 use crate::accounts::users::{self, NewUser};

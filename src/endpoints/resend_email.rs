@@ -1,6 +1,6 @@
 //! `POST P/registration/resend-email/`: sends a new confirmation mail to an unverified address.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::accounts::mail_requests::{self, MailRequest};
 use crate::api::fields::{email_field, CharSpec};

@@ -1,6 +1,6 @@
 //! `GET P/schema/`: the OpenAPI 3.1 document of every endpoint (`openapi.json` in the repository).
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::api::respond::method_not_allowed;
 use crate::api::ApiError;

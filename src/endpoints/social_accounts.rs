@@ -1,6 +1,6 @@
 //! `GET P/socialaccounts/` and `POST P/socialaccounts/<id>/disconnect/`.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 use serde_json::{json, Value};
 
 use crate::accounts::social;

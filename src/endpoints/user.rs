@@ -1,6 +1,6 @@
 //! `GET | PUT | PATCH P/user/`: the authenticated user's details.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::accounts::users::{self, ProfileUpdate};
 use crate::api::auth::require_user;

@@ -1,6 +1,6 @@
 //! `POST P/registration/verify-email/`: a key from the confirmation mail → the address is verified.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::accounts::confirmations::{self, Confirmed};
 use crate::api::fields::{char_field, CharSpec};

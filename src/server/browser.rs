@@ -1,6 +1,6 @@
 //! What browsers need: CORS for configured origins, and safe default headers.
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::App;
 

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rouille::Request;
+use crate::api::http::Request;
 
 /// Writes the log line for a finished request.
 ///

@@ -7,7 +7,7 @@ mod write_deadline;
 
 use std::time::Instant;
 
-use rouille::{Request, Response};
+use crate::api::http::{Request, Response};
 
 use crate::api::ApiError;
 use crate::endpoints;

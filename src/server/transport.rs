@@ -19,7 +19,6 @@
 //! response back.
 
 use std::convert::Infallible;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -39,8 +38,8 @@ use crate::App;
 
 /// One request for a worker, and where its answer goes.
 struct Job {
-    request: rouille::Request,
-    reply: oneshot::Sender<rouille::Response>,
+    request: crate::api::http::Request,
+    reply: oneshot::Sender<crate::api::http::Response>,
 }
 
 /// Why serving stopped.
@@ -73,10 +72,11 @@ pub fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<(), Serve
     // Dropping the runtime drops every connection and with them every sender
     // of the queue: the workers finish what they hold, then see the end. A
     // worker can be in the middle of a request whose client has gone (the
-    // connection was cut at the deadline): allow a second for it.
+    // connection was cut at the deadline), or waiting for a hash slot behind
+    // other logins: allow a few seconds for them.
     drop(runtime);
     while !workers.iter().all(|w| w.is_finished()) {
-        if stopping.elapsed() > grace + Duration::from_secs(1) {
+        if stopping.elapsed() > grace + Duration::from_secs(5) {
             return Err(ServeError::Io(
                 "requests were still running at the shutdown deadline".into(),
             ));
@@ -199,9 +199,11 @@ async fn accept_loop(
                 // hyper answered these itself, before any request existed; a
                 // timeout or a reset is the client's business (an idle
                 // keep-alive connection ends with a header timeout).
+                // (hyper sends nothing for an HTTP/2 preface.)
                 if e.is_parse_too_large() {
-                    super::log::refused(peer, 431);
-                } else if e.is_parse() {
+                    let uri = e.to_string().contains("URI too long");
+                    super::log::refused(peer, if uri { 414 } else { 431 });
+                } else if e.is_parse() && !e.is_parse_version_h2() {
                     super::log::refused(peer, 400);
                 }
             }
@@ -289,7 +291,7 @@ async fn answer(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let refusal = |e: ApiError| {
-        let fake = rouille_request(&parts, peer, Vec::new());
+        let fake = request(&parts, peer, Vec::new());
         let response = super::finish(app, &fake, e.to_response());
         convert(response, true)
     };
@@ -322,7 +324,7 @@ async fn answer(
             ))
         }
     };
-    let request = rouille_request(&parts, peer, bytes.to_vec());
+    let request = request(&parts, peer, bytes.to_vec());
     let (reply, answer) = oneshot::channel();
     match jobs.try_send(Job { request, reply }) {
         Ok(()) => {}
@@ -340,55 +342,44 @@ async fn answer(
     }
 }
 
-/// The request as the endpoints read it (rouille's type, until the router
-/// speaks the `http` crate's types).
-fn rouille_request(
+/// The request as the endpoints read it.
+fn request(
     parts: &hyper::http::request::Parts,
     peer: SocketAddr,
     body: Vec<u8>,
-) -> rouille::Request {
+) -> crate::api::http::Request {
     let url = parts
         .uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".to_string());
     // Lines of one header are joined with ", " (RFC 9110 §5.3): the endpoints
-    // read the first entry of a name, and a client's own X-Forwarded-For line
-    // must not hide the one a proxy appended.
-    let mut headers: Vec<(String, String)> = Vec::new();
+    // read one value per name, and a client's own X-Forwarded-For line must
+    // not hide the one a proxy appended.
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(parts.headers.keys_len());
     for name in parts.headers.keys() {
-        let joined = parts
-            .headers
-            .get_all(name)
-            .iter()
+        let mut values = parts.headers.get_all(name).iter();
+        let mut joined = values
+            .next()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect::<Vec<_>>()
-            .join(", ");
+            .unwrap_or_default();
+        for v in values {
+            joined.push_str(", ");
+            joined.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        }
         headers.push((name.as_str().to_string(), joined));
     }
-    rouille::Request::fake_http_from(peer, parts.method.as_str(), url, headers, body)
+    crate::api::http::Request::new(parts.method.as_str(), url, headers, body, peer)
 }
 
-/// A rouille response as hyper's; `close` asks the client to open a new
+/// Our response as hyper's; `close` asks the client to open a new
 /// connection (after a refusal whose body was not read).
-fn convert(response: rouille::Response, close: bool) -> Response<Full<Bytes>> {
-    let (mut reader, _) = response.data.into_reader_and_size();
-    let mut body = Vec::new();
-    let _ = reader.read_to_end(&mut body);
-    let mut out = Response::new(Full::new(Bytes::from(body)));
+fn convert(response: crate::api::http::Response, close: bool) -> Response<Full<Bytes>> {
+    let mut out = Response::new(Full::new(Bytes::from(response.body)));
     *out.status_mut() =
         StatusCode::from_u16(response.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();
     for (name, value) in &response.headers {
-        let skip = [
-            "content-length",
-            "transfer-encoding",
-            "connection",
-            "server",
-        ];
-        if skip.iter().any(|s| name.eq_ignore_ascii_case(s)) {
-            continue;
-        }
         if let (Ok(name), Ok(value)) = (
             hyper::header::HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),

@@ -43,7 +43,7 @@ impl<T> WriteDeadline<T> {
         match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "the client took none of its answer within server.write_timeout",
+                "writing the answer made no progress within server.write_timeout",
             ))),
             Poll::Pending => Poll::Pending,
         }
