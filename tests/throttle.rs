@@ -334,6 +334,66 @@ fn cors_for_configured_origins() {
 }
 
 #[test]
+fn a_preflight_for_any_path_under_the_prefix_lets_the_browser_see_the_404() {
+    // Found driving dj-rest-auth's demo SPA: `mfa/status/` got a 404 preflight
+    // without CORS headers, so the browser showed a network error instead of
+    // the API's 404.
+    let s = Server::start_with(&[(
+        "RESTAUTH_SERVER_CORS_ALLOWED_ORIGINS",
+        "https://app.example.com",
+    )]);
+    let preflight = |origin: &str| {
+        s.request(
+            "OPTIONS",
+            "/rest-auth/mfa/status/",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "GET"),
+                ("Access-Control-Request-Headers", "authorization"),
+            ],
+            b"",
+        )
+    };
+    let r = preflight("https://app.example.com");
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some("https://app.example.com")
+    );
+    assert!(r
+        .header("Access-Control-Allow-Methods")
+        .is_some_and(|m| m.contains("GET")));
+    assert!(r.header("Access-Control-Allow-Headers").is_some());
+    // The request itself is the API's 404, with the CORS headers to read it.
+    let r = s.request(
+        "GET",
+        "/rest-auth/mfa/status/",
+        &[("Origin", "https://app.example.com")],
+        b"",
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json(), json!({"detail": "Not found."}));
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some("https://app.example.com")
+    );
+    // Other origins and paths outside the prefix learn nothing new.
+    let r = preflight("https://evil.example");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("Access-Control-Allow-Methods"), None);
+    let r = s.request(
+        "OPTIONS",
+        "/elsewhere/",
+        &[
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "GET"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 404);
+}
+
+#[test]
 fn a_login_flood_is_shed_with_429_not_queued() {
     // 4 workers, 1 hashing slot: at most half the workers may hash or wait
     // to hash; further logins are refused at once.

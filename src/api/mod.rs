@@ -9,6 +9,7 @@ pub mod http;
 pub mod input;
 pub mod passwords;
 pub mod respond;
+pub mod route;
 pub mod social_flow;
 
 pub use error::{ApiError, FieldErrors};

@@ -1,30 +1,23 @@
 //! `POST P/login/`: username and/or email + password → a new token.
 
 use crate::api::http::{Request, Response};
+use crate::api::route::Caller;
 use serde_json::json;
 
 use crate::accounts::{tokens, users, users::User};
 use crate::api::fields::{char_field, email_field, CharSpec};
 use crate::api::input::read_body;
-use crate::api::respond::{method_not_allowed, ok, options};
+use crate::api::respond::ok;
 use crate::api::{ApiError, FieldErrors};
 use crate::config::{EmailVerification, LoginMethod};
 use crate::App;
-
-/// Methods of this path.
-pub const ALLOW: &str = "POST, OPTIONS";
 
 const UNABLE: &str = "Unable to log in with provided credentials.";
 /// Users sharing one unverified address are tried in turn; this bounds the hashing work.
 const MAX_EMAIL_CANDIDATES: usize = 5;
 
-/// Handles the request. Any `Authorization` header is ignored (a stale token must not block a login).
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Login", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
+/// `POST`. Any `Authorization` header is ignored (a stale token must not block a login).
+pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
     app.throttle_client(req, "login", |t| t.login)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();

@@ -3,25 +3,25 @@
 use crate::api::http::{Request, Response};
 
 use crate::accounts::tokens;
-use crate::api::auth::authenticate;
-use crate::api::respond::{detail, method_not_allowed, options};
+use crate::api::respond::{detail, method_not_allowed};
+use crate::api::route::Caller;
 use crate::api::ApiError;
 use crate::App;
 
-/// Methods of this path (DRF lists GET even when it is disabled).
+/// Methods of this path: DRF lists GET even when it is disabled.
 pub const ALLOW: &str = "GET, POST, HEAD, OPTIONS";
 
-/// Handles the request.
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    // As in DRF, authentication runs before the method check: a bad token is a 401 on any method.
-    let owner = app.read(|conn| authenticate(conn, req.header("Authorization")))?;
-    match req.method() {
-        "POST" => {}
-        "GET" | "HEAD" if app.config.accounts.logout_on_get => {}
-        "OPTIONS" => return Ok(options("Logout", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
+/// `GET` (and `HEAD`): a logout too when `accounts.logout_on_get`, else 405.
+pub fn get(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    if !app.config.accounts.logout_on_get {
+        return Err(method_not_allowed(req, ALLOW));
     }
-    let Some(owner) = owner else {
+    post(app, req, caller)
+}
+
+/// `POST`: revokes the token the request was authenticated with.
+pub fn post(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    let Some(owner) = &caller.user else {
         return Err(ApiError::Detail(
             400,
             "You should be logged in to logout. Check whether the token is passed.".into(),

@@ -1,29 +1,21 @@
 //! `POST P/password/change/`: set a new password while logged in.
 
 use crate::api::http::{Request, Response};
+use crate::api::route::Caller;
 
 use crate::accounts::{tokens, users};
-use crate::api::auth::require_user;
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::passwords::check_new_password;
-use crate::api::respond::{detail, method_not_allowed, options};
+use crate::api::respond::detail;
 use crate::api::{ApiError, FieldErrors};
 use crate::App;
 
-/// Methods of this path.
-pub const ALLOW: &str = "POST, OPTIONS";
-
-/// Handles the request.
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let owner = app.read(|conn| require_user(conn, req.header("Authorization")))?;
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Password Change", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
+/// `POST`.
+pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    let owner = caller.owner()?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
-    let user = owner.user;
+    let user = &owner.user;
 
     // Field phase: every field's own errors, the old password's check included.
     let mut errors = FieldErrors::new();
@@ -50,7 +42,7 @@ pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
     let (new1, new2) = (new1.unwrap_or_default(), new2.unwrap_or_default());
 
     // Object phase, as Django's SetPasswordForm: a mismatch first, then the validators.
-    check_new_password(&new1, &new2, &user)?;
+    check_new_password(&new1, &new2, user)?;
 
     let hash = app.hash_password(&new2)?;
     let keep = if app.config.accounts.logout_on_password_change {

@@ -1,24 +1,17 @@
 //! `POST P/password/reset/`: mails a reset link to the users with that address (through the mail worker).
 
 use crate::api::http::{Request, Response};
+use crate::api::route::Caller;
 
 use crate::accounts::mail_requests::{self, MailRequest};
 use crate::api::fields::{email_field, CharSpec};
 use crate::api::input::read_body;
-use crate::api::respond::{detail, method_not_allowed, options};
+use crate::api::respond::detail;
 use crate::api::{ApiError, FieldErrors};
 use crate::App;
 
-/// Methods of this path.
-pub const ALLOW: &str = "POST, OPTIONS";
-
-/// Handles the request. Always the same answer for a well-formed address (no enumeration).
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Password Reset", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
+/// `POST`. Always the same answer for a well-formed address (no enumeration).
+pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
     app.throttle_client(req, "password_reset", |t| t.password_reset)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();

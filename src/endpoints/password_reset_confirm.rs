@@ -1,26 +1,19 @@
 //! `POST P/password/reset/confirm/`: uid + token from the reset mail + a new password.
 
 use crate::api::http::{Request, Response};
+use crate::api::route::Caller;
 
 use crate::accounts::{now, tokens, users};
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::passwords::check_new_password;
-use crate::api::respond::{detail, method_not_allowed, options};
+use crate::api::respond::detail;
 use crate::api::{ApiError, FieldErrors};
 use crate::security::reset_token::{check_token, from_base36, TokenState};
 use crate::App;
 
-/// Methods of this path.
-pub const ALLOW: &str = "POST, OPTIONS";
-
-/// Handles the request.
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Password Reset Confirm", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
+/// `POST`.
+pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
     app.throttle_client(req, "password_reset", |t| t.password_reset)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();

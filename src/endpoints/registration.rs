@@ -1,6 +1,7 @@
 //! `POST P/registration/`: username, email, password1, password2 → a new user.
 
 use crate::api::http::{Request, Response};
+use crate::api::route::Caller;
 use serde_json::json;
 
 use crate::accounts::users::{self, NewUser};
@@ -9,26 +10,17 @@ use crate::api::email::username_may_be;
 use crate::api::error::json_response;
 use crate::api::fields::{char_field, email_field, CharSpec};
 use crate::api::input::read_body;
-use crate::api::respond::{method_not_allowed, options};
 use crate::api::{ApiError, FieldErrors};
 use crate::config::EmailVerification;
 use crate::endpoints::user::{check_username, NOT_YOUR_ADDRESS};
 use crate::security::validators::{validate_password, UserAttributes};
 use crate::App;
 
-/// Methods of this path.
-pub const ALLOW: &str = "POST, OPTIONS";
-
 const USERNAME_TAKEN: &str = "A user with that username already exists.";
 const EMAIL_TAKEN: &str = "User is already registered with this e-mail address.";
 
-/// Handles the request.
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Register", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
+/// `POST`.
+pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
     app.throttle_client(req, "registration", |t| t.registration)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let verification = app.config.accounts.email_verification;

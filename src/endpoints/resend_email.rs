@@ -1,26 +1,19 @@
 //! `POST P/registration/resend-email/`: sends a new confirmation mail to an unverified address.
 
 use crate::api::http::{Request, Response};
+use crate::api::route::Caller;
 
 use crate::accounts::mail_requests::{self, MailRequest};
 use crate::api::fields::{email_field, CharSpec};
 use crate::api::input::read_body;
-use crate::api::respond::{detail, method_not_allowed, options};
+use crate::api::respond::detail;
 use crate::api::{ApiError, FieldErrors};
 use crate::config::EmailVerification;
 use crate::App;
 
-/// Methods of this path.
-pub const ALLOW: &str = "POST, OPTIONS";
-
-/// Handles the request. Always 200 for a well-formed address: the answer does not tell
+/// `POST`. Always 200 for a well-formed address: the answer does not tell
 /// whether the address exists.
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Resend Email Verification", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
+pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
     app.throttle_client(req, "resend_email", |t| t.resend_email)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();

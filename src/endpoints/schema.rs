@@ -2,22 +2,15 @@
 
 use crate::api::http::{Request, Response};
 
-use crate::api::respond::method_not_allowed;
+use crate::api::route::Caller;
 use crate::api::ApiError;
 use crate::App;
-
-/// Methods of this path.
-pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// The document, as kept in the repository.
 pub const DOCUMENT: &str = include_str!("../../openapi.json");
 
-/// Serves the document, with the configured prefix in its server URL.
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    match req.method() {
-        "GET" | "HEAD" | "OPTIONS" => {}
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
+/// `GET` (and `HEAD`, `OPTIONS`): the document, with the configured prefix in its server URL.
+pub fn get(app: &App, _: &Request, _: &Caller) -> Result<Response, ApiError> {
     let body = DOCUMENT.replace(
         "\"/rest-auth\"",
         &format!("\"{}\"", app.config.server.prefix),

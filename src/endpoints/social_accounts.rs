@@ -4,26 +4,16 @@ use crate::api::http::{Request, Response};
 use serde_json::{json, Value};
 
 use crate::accounts::social;
-use crate::api::auth::require_user;
-use crate::api::respond::{method_not_allowed, ok, options};
+use crate::api::respond::ok;
+use crate::api::route::Caller;
 use crate::api::ApiError;
 use crate::security::password::is_unusable;
 use crate::timefmt::rfc3339;
 use crate::App;
 
-/// Methods of the list.
-pub const LIST_ALLOW: &str = "GET, HEAD, OPTIONS";
-/// Methods of disconnect.
-pub const DISCONNECT_ALLOW: &str = "POST, OPTIONS";
-
 /// `GET P/socialaccounts/`: the caller's linked accounts.
-pub fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let owner = app.read(|conn| require_user(conn, req.header("Authorization")))?;
-    match req.method() {
-        "GET" | "HEAD" => {}
-        "OPTIONS" => return Ok(options("Social Account List", LIST_ALLOW)),
-        _ => return Err(method_not_allowed(req, LIST_ALLOW)),
-    }
+pub fn list(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    let owner = caller.owner()?;
     let accounts = app
         .read(|conn| -> Result<_, ApiError> { Ok(social::list_for_user(conn, owner.user.id)?) })?;
     let items: Vec<Value> = accounts
@@ -42,15 +32,9 @@ pub fn list(app: &App, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// `POST P/socialaccounts/<id>/disconnect/`: unlinks one of the caller's accounts.
-pub fn disconnect(app: &App, req: &Request, id: &str) -> Result<Response, ApiError> {
-    let owner = app.read(|conn| require_user(conn, req.header("Authorization")))?;
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Social Account Disconnect", DISCONNECT_ALLOW)),
-        _ => return Err(method_not_allowed(req, DISCONNECT_ALLOW)),
-    }
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    let user = owner.user;
+pub fn disconnect(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    let id: i64 = caller.param(0).parse().map_err(|_| ApiError::not_found())?;
+    let user = &caller.owner()?.user;
     app.write(|tx| -> Result<(), ApiError> {
         let accounts = social::list_for_user(tx, user.id)?;
         if !accounts.iter().any(|a| a.id == id) {

@@ -1,6 +1,7 @@
 //! `POST P/twitter/` (login) and `POST P/twitter/connect/` (link to the logged-in user).
 
 use crate::api::http::{Request, Response};
+use crate::api::route::Caller;
 
 use crate::accounts::social::ProviderProfile;
 use crate::api::fields::{char_field, CharSpec};
@@ -10,26 +11,26 @@ use crate::api::{ApiError, FieldErrors};
 use crate::social::twitter::{self, Profile, TwitterConfig, TwitterError};
 use crate::App;
 
-/// Methods of these paths.
-pub const ALLOW: &str = social_flow::ALLOW;
+/// Whether the provider is configured (its paths are 404 otherwise).
+pub fn enabled(app: &App) -> bool {
+    app.config.social.twitter.enabled()
+}
 
-fn provider(app: &App) -> Provider<Profile> {
+fn provider() -> Provider<Profile> {
     Provider {
-        enabled: app.config.social.twitter.enabled(),
-        name: "Twitter",
         verify: verified_profile,
         profile: provider_profile,
     }
 }
 
 /// `POST P/twitter/`.
-pub fn login(app: &App, req: &Request) -> Result<Response, ApiError> {
-    social_flow::login(app, req, &provider(app))
+pub fn login(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
+    social_flow::login(app, req, &provider())
 }
 
 /// `POST P/twitter/connect/`.
-pub fn connect(app: &App, req: &Request) -> Result<Response, ApiError> {
-    social_flow::connect(app, req, &provider(app))
+pub fn connect(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    social_flow::connect(app, req, caller, &provider())
 }
 
 /// Reads `access_token` and `token_secret` and asks Twitter whose they are.

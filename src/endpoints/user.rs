@@ -2,17 +2,15 @@
 
 use crate::api::http::{Request, Response};
 
+use crate::accounts::tokens::TokenOwner;
 use crate::accounts::users::{self, ProfileUpdate};
-use crate::api::auth::require_user;
 use crate::api::email::username_may_be;
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
-use crate::api::respond::{method_not_allowed, ok, options, user_json};
+use crate::api::respond::{ok, user_json};
+use crate::api::route::Caller;
 use crate::api::{ApiError, FieldErrors};
 use crate::App;
-
-/// Methods of this path.
-pub const ALLOW: &str = "GET, PUT, PATCH, HEAD, OPTIONS";
 
 /// Django's `UnicodeUsernameValidator` message.
 pub const INVALID_USERNAME: &str =
@@ -35,16 +33,27 @@ pub fn check_username(errors: &mut FieldErrors, name: &str) {
     }
 }
 
-/// Handles the request.
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let owner = app.read(|conn| require_user(conn, req.header("Authorization")))?;
-    let partial = match req.method() {
-        "GET" | "HEAD" => return Ok(ok(user_json(&owner.user))),
-        "OPTIONS" => return Ok(options("User Details", ALLOW)),
-        "PUT" => false,
-        "PATCH" => true,
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    };
+/// `GET` (and `HEAD`): the user's details.
+pub fn get(_: &App, _: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    Ok(ok(user_json(&caller.owner()?.user)))
+}
+
+/// `PUT`: replaces the details (every field required that DRF requires).
+pub fn put(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    update(app, req, caller.owner()?, false)
+}
+
+/// `PATCH`: changes the fields sent.
+pub fn patch(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    update(app, req, caller.owner()?, true)
+}
+
+fn update(
+    app: &App,
+    req: &Request,
+    owner: &TokenOwner,
+    partial: bool,
+) -> Result<Response, ApiError> {
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let username = char_field(

@@ -1,24 +1,17 @@
 //! `POST P/registration/verify-email/`: a key from the confirmation mail → the address is verified.
 
 use crate::api::http::{Request, Response};
+use crate::api::route::Caller;
 
 use crate::accounts::confirmations::{self, Confirmed};
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
-use crate::api::respond::{detail, method_not_allowed, options};
+use crate::api::respond::detail;
 use crate::api::{ApiError, FieldErrors};
 use crate::App;
 
-/// Methods of this path.
-pub const ALLOW: &str = "POST, OPTIONS, HEAD";
-
-/// Handles the request.
-pub fn handle(app: &App, req: &Request) -> Result<Response, ApiError> {
-    match req.method() {
-        "POST" => {}
-        "OPTIONS" => return Ok(options("Verify Email", ALLOW)),
-        _ => return Err(method_not_allowed(req, ALLOW)),
-    }
+/// `POST`.
+pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
     app.throttle_client(req, "verify_email", |t| t.verify_email)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();

@@ -20,16 +20,31 @@ fn allowed_origin<'a>(app: &App, req: &'a Request) -> Option<&'a str> {
         .then_some(origin)
 }
 
+/// Methods a preflight for a path restauth does not serve may ask for (those
+/// django-cors-headers allows by default): the browser then sends the request
+/// and shows its real answer, a 404.
+const ANY_PATH_METHODS: &str = "DELETE, GET, OPTIONS, PATCH, POST, PUT";
+
 /// Answers a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`)
-/// without authentication, as browsers send none with it.
-pub fn preflight(app: &App, req: &Request, allow: &'static str) -> Option<Response> {
+/// without authentication, as browsers send none with it: for a route (its
+/// `allow`), or for any other path under the prefix from an allowed origin.
+pub fn preflight(app: &App, req: &Request, allow: Option<&'static str>) -> Option<Response> {
     if req.method() != "OPTIONS" || req.header("Access-Control-Request-Method").is_none() {
         return None;
     }
-    let mut response = Response::empty_204().with_additional_header("Allow", allow);
-    if allowed_origin(app, req).is_some() {
+    let allowed = allowed_origin(app, req).is_some();
+    let mut response = Response::empty_204();
+    match allow {
+        Some(allow) => response = response.with_additional_header("Allow", allow),
+        None if !allowed => return None,
+        None => {}
+    }
+    if allowed {
         response = response
-            .with_additional_header("Access-Control-Allow-Methods", allow)
+            .with_additional_header(
+                "Access-Control-Allow-Methods",
+                allow.unwrap_or(ANY_PATH_METHODS),
+            )
             .with_additional_header("Access-Control-Allow-Headers", ALLOWED_HEADERS)
             .with_additional_header("Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
     }

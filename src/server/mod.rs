@@ -9,6 +9,9 @@ use std::time::Instant;
 
 use crate::api::http::{Request, Response};
 
+use crate::api::auth::{authenticate, require_user};
+use crate::api::respond::options;
+use crate::api::route::{always, Access, Caller, Route};
 use crate::api::ApiError;
 use crate::endpoints;
 use crate::App;
@@ -32,121 +35,188 @@ fn finish_timed(app: &App, req: &Request, response: Response, started: Instant) 
     response
 }
 
-/// An endpoint: parameters are the `{…}` segments of its pattern, in order.
-type Handler = fn(&App, &Request, &[&str]) -> Result<Response, ApiError>;
-
-/// One route: the path after the prefix, without slashes at either end
-/// (`{id}` matches one segment), and the methods it allows.
-pub struct Route {
-    /// Path pattern, e.g. `socialaccounts/{id}/disconnect`.
-    pub pattern: &'static str,
-    /// The `Allow` header of the path.
-    pub allow: &'static str,
-    handler: Handler,
-}
-
 /// Every route restauth serves (the OpenAPI document must list exactly these).
 pub const ROUTES: &[Route] = &[
     Route {
         pattern: "login",
-        allow: endpoints::login::ALLOW,
-        handler: |a, r, _| endpoints::login::handle(a, r),
+        name: "Login",
+        allow: "POST, OPTIONS",
+        access: Access::Anyone,
+        methods: &[("POST", endpoints::login::post)],
+        enabled: always,
     },
     Route {
         pattern: "logout",
+        name: "Logout",
         allow: endpoints::logout::ALLOW,
-        handler: |a, r, _| endpoints::logout::handle(a, r),
+        access: Access::TokenIfAny,
+        methods: &[
+            ("POST", endpoints::logout::post),
+            ("GET", endpoints::logout::get),
+        ],
+        enabled: always,
     },
     Route {
         pattern: "user",
-        allow: endpoints::user::ALLOW,
-        handler: |a, r, _| endpoints::user::handle(a, r),
+        name: "User Details",
+        allow: "GET, PUT, PATCH, HEAD, OPTIONS",
+        access: Access::User,
+        methods: &[
+            ("GET", endpoints::user::get),
+            ("PUT", endpoints::user::put),
+            ("PATCH", endpoints::user::patch),
+        ],
+        enabled: always,
     },
     Route {
         pattern: "password/change",
-        allow: endpoints::password_change::ALLOW,
-        handler: |a, r, _| endpoints::password_change::handle(a, r),
+        name: "Password Change",
+        allow: "POST, OPTIONS",
+        access: Access::User,
+        methods: &[("POST", endpoints::password_change::post)],
+        enabled: always,
     },
     Route {
         pattern: "password/reset",
-        allow: endpoints::password_reset::ALLOW,
-        handler: |a, r, _| endpoints::password_reset::handle(a, r),
+        name: "Password Reset",
+        allow: "POST, OPTIONS",
+        access: Access::Anyone,
+        methods: &[("POST", endpoints::password_reset::post)],
+        enabled: always,
     },
     Route {
         pattern: "password/reset/confirm",
-        allow: endpoints::password_reset_confirm::ALLOW,
-        handler: |a, r, _| endpoints::password_reset_confirm::handle(a, r),
+        name: "Password Reset Confirm",
+        allow: "POST, OPTIONS",
+        access: Access::Anyone,
+        methods: &[("POST", endpoints::password_reset_confirm::post)],
+        enabled: always,
     },
     Route {
         pattern: "registration",
-        allow: endpoints::registration::ALLOW,
-        handler: |a, r, _| endpoints::registration::handle(a, r),
+        name: "Register",
+        allow: "POST, OPTIONS",
+        access: Access::Anyone,
+        methods: &[("POST", endpoints::registration::post)],
+        enabled: always,
     },
     Route {
         pattern: "registration/verify-email",
-        allow: endpoints::verify_email::ALLOW,
-        handler: |a, r, _| endpoints::verify_email::handle(a, r),
+        name: "Verify Email",
+        // As dj-rest-auth's view lists it (HEAD is still a 405).
+        allow: "POST, OPTIONS, HEAD",
+        access: Access::Anyone,
+        methods: &[("POST", endpoints::verify_email::post)],
+        enabled: always,
     },
     Route {
         pattern: "registration/resend-email",
-        allow: endpoints::resend_email::ALLOW,
-        handler: |a, r, _| endpoints::resend_email::handle(a, r),
+        name: "Resend Email Verification",
+        allow: "POST, OPTIONS",
+        access: Access::Anyone,
+        methods: &[("POST", endpoints::resend_email::post)],
+        enabled: always,
     },
     Route {
         pattern: "facebook",
-        allow: endpoints::facebook::ALLOW,
-        handler: |a, r, _| endpoints::facebook::login(a, r),
+        name: "Facebook Login",
+        allow: "POST, OPTIONS",
+        access: Access::Anyone,
+        methods: &[("POST", endpoints::facebook::login)],
+        enabled: endpoints::facebook::enabled,
     },
     Route {
         pattern: "facebook/connect",
-        allow: endpoints::facebook::ALLOW,
-        handler: |a, r, _| endpoints::facebook::connect(a, r),
+        name: "Facebook Connect",
+        allow: "POST, OPTIONS",
+        access: Access::User,
+        methods: &[("POST", endpoints::facebook::connect)],
+        enabled: endpoints::facebook::enabled,
     },
     Route {
         pattern: "twitter",
-        allow: endpoints::twitter::ALLOW,
-        handler: |a, r, _| endpoints::twitter::login(a, r),
+        name: "Twitter Login",
+        allow: "POST, OPTIONS",
+        access: Access::Anyone,
+        methods: &[("POST", endpoints::twitter::login)],
+        enabled: endpoints::twitter::enabled,
     },
     Route {
         pattern: "twitter/connect",
-        allow: endpoints::twitter::ALLOW,
-        handler: |a, r, _| endpoints::twitter::connect(a, r),
+        name: "Twitter Connect",
+        allow: "POST, OPTIONS",
+        access: Access::User,
+        methods: &[("POST", endpoints::twitter::connect)],
+        enabled: endpoints::twitter::enabled,
     },
     Route {
         pattern: "socialaccounts",
-        allow: endpoints::social_accounts::LIST_ALLOW,
-        handler: |a, r, _| endpoints::social_accounts::list(a, r),
+        name: "Social Account List",
+        allow: "GET, HEAD, OPTIONS",
+        access: Access::User,
+        methods: &[("GET", endpoints::social_accounts::list)],
+        enabled: always,
     },
     Route {
         pattern: "socialaccounts/{id}/disconnect",
-        allow: endpoints::social_accounts::DISCONNECT_ALLOW,
-        handler: |a, r, p| {
-            endpoints::social_accounts::disconnect(a, r, p.first().copied().unwrap_or(""))
-        },
+        name: "Social Account Disconnect",
+        allow: "POST, OPTIONS",
+        access: Access::User,
+        methods: &[("POST", endpoints::social_accounts::disconnect)],
+        enabled: always,
     },
     Route {
         pattern: "schema",
-        allow: endpoints::schema::ALLOW,
-        handler: |a, r, _| endpoints::schema::handle(a, r),
+        name: "Schema",
+        allow: "GET, HEAD, OPTIONS",
+        access: Access::Anyone,
+        // OPTIONS answers the document too.
+        methods: &[
+            ("GET", endpoints::schema::get),
+            ("OPTIONS", endpoints::schema::get),
+        ],
+        enabled: always,
     },
 ];
 
 fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
-    let path = req.raw_url().split('?').next().unwrap_or("");
-    let rest = path
+    let rest = req
+        .path()
         .strip_prefix(app.config.server.prefix.as_str())
         .and_then(|r| r.strip_prefix('/'))
         .ok_or_else(ApiError::not_found)?;
     let name = rest.strip_suffix('/').unwrap_or(rest);
-    for r in ROUTES {
-        if let Some(params) = match_pattern(r.pattern, name) {
-            if let Some(answer) = browser::preflight(app, req, r.allow) {
-                return Ok(answer);
-            }
-            return (r.handler)(app, req, &params);
-        }
+    let found = ROUTES
+        .iter()
+        .find_map(|r| match_pattern(r.pattern, name).map(|params| (r, params)));
+    // Any path under the prefix, so that a browser sees the real answer (a
+    // 404 JSON for an unknown path) rather than a failed preflight.
+    if let Some(answer) = browser::preflight(app, req, found.as_ref().map(|(r, _)| r.allow)) {
+        return Ok(answer);
     }
-    Err(ApiError::not_found())
+    let (route, params) = found.ok_or_else(ApiError::not_found)?;
+    if !(route.enabled)(app) {
+        return Err(ApiError::not_found());
+    }
+    let header = req.header("Authorization");
+    let user = match route.access {
+        Access::Anyone => None,
+        Access::TokenIfAny => app.read(|conn| authenticate(conn, header))?,
+        Access::User => Some(app.read(|conn| require_user(conn, header))?),
+    };
+    let method = match req.method() {
+        "HEAD" => "GET",
+        other => other,
+    };
+    let caller = Caller { params, user };
+    match route.methods.iter().find(|(m, _)| *m == method) {
+        Some((_, handler)) => handler(app, req, &caller),
+        None if method == "OPTIONS" => Ok(options(route.name, route.allow)),
+        None => Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow: route.allow,
+        }),
+    }
 }
 
 /// The `{…}` segments of `path` if it matches `pattern`.
