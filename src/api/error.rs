@@ -62,8 +62,20 @@ impl FieldErrors {
 pub enum ApiError {
     /// 400 with field-keyed messages.
     Validation(FieldErrors),
-    /// Any status with `{"detail": message}`.
-    Detail(u16, String),
+    /// 400 `{"detail": message}`: a body that could not be parsed (DRF's `ParseError`).
+    Parse(String),
+    /// 400 `{"detail": message}`: a request that cannot be served as sent.
+    BadRequest(&'static str),
+    /// 404 `{"detail": "Not found."}`.
+    NotFound,
+    /// 408: the body did not arrive within `server.read_timeout`.
+    RequestTimeout,
+    /// 413: a body over the limit, in bytes.
+    TooLarge(usize),
+    /// 415 for this `Content-Type`.
+    UnsupportedMediaType(String),
+    /// 502: an identity provider (by name) could not be reached.
+    ProviderUnreachable(&'static str),
     /// 401 `Authentication credentials were not provided.` with `WWW-Authenticate: Token`.
     NotAuthenticated,
     /// 401 with the given message and `WWW-Authenticate: Token`.
@@ -96,26 +108,29 @@ impl ApiError {
         ApiError::Validation(e)
     }
 
-    /// 404 `{"detail": "Not found."}`.
-    pub fn not_found() -> ApiError {
-        ApiError::Detail(404, "Not found.".into())
-    }
-
-    /// 413 for a body over `limit` bytes.
-    pub fn too_large(limit: usize) -> ApiError {
-        ApiError::Detail(
-            413,
-            format!("Request body is larger than the limit of {limit} bytes."),
-        )
-    }
-
     /// The HTTP response for this error.
     pub fn to_response(&self) -> Response {
         match self {
             ApiError::Validation(errors) => json_response(400, &errors.to_json()),
-            ApiError::Detail(status, detail) => {
-                json_response(*status, &json!({ "detail": detail }))
-            }
+            ApiError::Parse(detail) => json_response(400, &json!({ "detail": detail })),
+            ApiError::BadRequest(detail) => json_response(400, &json!({ "detail": detail })),
+            ApiError::NotFound => json_response(404, &json!({"detail": "Not found."})),
+            ApiError::RequestTimeout => json_response(
+                408,
+                &json!({"detail": "The request body did not arrive in time."}),
+            ),
+            ApiError::TooLarge(limit) => json_response(
+                413,
+                &json!({ "detail": format!("Request body is larger than the limit of {limit} bytes.") }),
+            ),
+            ApiError::UnsupportedMediaType(content_type) => json_response(
+                415,
+                &json!({ "detail": format!("Unsupported media type \"{content_type}\" in request.") }),
+            ),
+            ApiError::ProviderUnreachable(provider) => json_response(
+                502,
+                &json!({ "detail": format!("{provider} could not be reached. Try again later.") }),
+            ),
             ApiError::NotAuthenticated => json_response(
                 401,
                 &json!({"detail": "Authentication credentials were not provided."}),

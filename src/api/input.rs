@@ -44,24 +44,21 @@ pub fn read_body(req: &Request, limit: usize) -> Result<Body, ApiError> {
         "application/json" => parse_json(raw),
         "application/x-www-form-urlencoded" => Ok(parse_urlencoded(raw)),
         "multipart/form-data" => parse_multipart(raw, content_type),
-        _ => Err(ApiError::Detail(
-            415,
-            format!("Unsupported media type \"{content_type}\" in request."),
-        )),
+        _ => Err(ApiError::UnsupportedMediaType(content_type.to_string())),
     }
 }
 
 fn read_bounded(req: &Request, limit: usize) -> Result<&[u8], ApiError> {
     let body = req.body();
     if body.len() > limit {
-        return Err(ApiError::too_large(limit));
+        return Err(ApiError::TooLarge(limit));
     }
     Ok(body)
 }
 
 fn parse_json(raw: &[u8]) -> Result<Body, ApiError> {
     let value: Value = serde_json::from_slice(raw)
-        .map_err(|e| ApiError::Detail(400, format!("JSON parse error - {e}")))?;
+        .map_err(|e| ApiError::Parse(format!("JSON parse error - {e}")))?;
     match value {
         Value::Object(map) => Ok(Body(map)),
         Value::Null => Err(ApiError::non_field("No data provided")),
@@ -95,7 +92,7 @@ fn parse_urlencoded(raw: &[u8]) -> Body {
 }
 
 fn parse_multipart(raw: &[u8], content_type: &str) -> Result<Body, ApiError> {
-    let bad = |why: &str| ApiError::Detail(400, format!("Multipart form parse error - {why}"));
+    let bad = |why: &str| ApiError::Parse(format!("Multipart form parse error - {why}"));
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| bad("Invalid boundary in multipart: None"))?;
     let mut multipart = multer::Multipart::with_reader(raw, boundary);

@@ -11,6 +11,11 @@ pub fn ok(body: Value) -> Response {
     json_response(200, &body)
 }
 
+/// 201 with a JSON body.
+pub fn created(body: Value) -> Response {
+    json_response(201, &body)
+}
+
 /// 200 `{"detail": message}`.
 pub fn detail(message: &str) -> Response {
     ok(json!({ "detail": message }))

@@ -74,10 +74,7 @@ fn verified_profile(app: &App, req: &Request) -> Result<Profile, ApiError> {
 
 fn unreachable_provider(why: &str) -> ApiError {
     eprintln!("restauth: facebook unreachable: {why}");
-    ApiError::Detail(
-        502,
-        "Facebook could not be reached. Try again later.".into(),
-    )
+    ApiError::ProviderUnreachable("Facebook")
 }
 
 fn provider_profile(p: &Profile) -> ProviderProfile<'_> {

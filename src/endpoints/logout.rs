@@ -22,9 +22,8 @@ pub fn get(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiErr
 /// `POST`: revokes the token the request was authenticated with.
 pub fn post(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiError> {
     let Some(owner) = &caller.user else {
-        return Err(ApiError::Detail(
-            400,
-            "You should be logged in to logout. Check whether the token is passed.".into(),
+        return Err(ApiError::BadRequest(
+            "You should be logged in to logout. Check whether the token is passed.",
         ));
     };
     app.write(|tx| -> Result<(), ApiError> { Ok(tokens::revoke(tx, owner.token_id)?) })?;

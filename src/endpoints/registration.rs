@@ -7,9 +7,9 @@ use serde_json::json;
 use crate::accounts::users::{self, NewUser};
 use crate::accounts::{confirmations, tokens, AccountError};
 use crate::api::email::username_may_be;
-use crate::api::error::json_response;
 use crate::api::fields::{char_field, email_field, CharSpec};
 use crate::api::input::read_body;
+use crate::api::respond::created;
 use crate::api::{ApiError, FieldErrors};
 use crate::config::EmailVerification;
 use crate::endpoints::user::{check_username, NOT_YOUR_ADDRESS};
@@ -130,7 +130,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     })?;
     app.mail_queued();
     Ok(match key {
-        None => json_response(201, &json!({"detail": "Verification e-mail sent."})),
-        Some(key) => json_response(201, &json!({ "key": key })),
+        None => created(json!({"detail": "Verification e-mail sent."})),
+        Some(key) => created(json!({ "key": key })),
     })
 }

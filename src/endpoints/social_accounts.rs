@@ -33,12 +33,12 @@ pub fn list(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiErro
 
 /// `POST P/socialaccounts/<id>/disconnect/`: unlinks one of the caller's accounts.
 pub fn disconnect(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiError> {
-    let id: i64 = caller.param(0).parse().map_err(|_| ApiError::not_found())?;
+    let id: i64 = caller.param(0).parse().map_err(|_| ApiError::NotFound)?;
     let user = &caller.owner()?.user;
     app.write(|tx| -> Result<(), ApiError> {
         let accounts = social::list_for_user(tx, user.id)?;
         if !accounts.iter().any(|a| a.id == id) {
-            return Err(ApiError::not_found());
+            return Err(ApiError::NotFound);
         }
         // Never remove the last way in: without a usable password, the last
         // linked account is the only thing the user can log in with.

@@ -60,7 +60,7 @@ fn verified_profile(app: &App, req: &Request) -> Result<Profile, ApiError> {
         }
         TwitterError::Unreachable(why) => {
             eprintln!("restauth: twitter unreachable: {why}");
-            ApiError::Detail(502, "Twitter could not be reached. Try again later.".into())
+            ApiError::ProviderUnreachable("Twitter")
         }
     })
 }

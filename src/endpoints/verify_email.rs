@@ -21,7 +21,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     app.write(|tx| -> Result<(), ApiError> {
         match confirmations::confirm(tx, &key)? {
             Confirmed::User(_) => Ok(()),
-            Confirmed::NotFound => Err(ApiError::not_found()),
+            Confirmed::NotFound => Err(ApiError::NotFound),
             // Only the holder of the key sees this: they read the mail.
             Confirmed::AddressTaken => Err(ApiError::field(
                 "email",

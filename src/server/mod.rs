@@ -184,7 +184,7 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
         .path()
         .strip_prefix(app.config.server.prefix.as_str())
         .and_then(|r| r.strip_prefix('/'))
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or(ApiError::NotFound)?;
     let name = rest.strip_suffix('/').unwrap_or(rest);
     let found = ROUTES
         .iter()
@@ -194,9 +194,9 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
     if let Some(answer) = browser::preflight(app, req, found.as_ref().map(|(r, _)| r.allow)) {
         return Ok(answer);
     }
-    let (route, params) = found.ok_or_else(ApiError::not_found)?;
+    let (route, params) = found.ok_or(ApiError::NotFound)?;
     if !(route.enabled)(app) {
-        return Err(ApiError::not_found());
+        return Err(ApiError::NotFound);
     }
     let header = req.header("Authorization");
     let user = match route.access {

@@ -296,7 +296,7 @@ async fn answer(
         convert(response, true)
     };
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
-        return refusal(ApiError::too_large(limits.max_body_bytes));
+        return refusal(ApiError::TooLarge(limits.max_body_bytes));
     }
     let collected = tokio::time::timeout(
         limits.read_timeout,
@@ -309,20 +309,10 @@ async fn answer(
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return refusal(ApiError::too_large(limits.max_body_bytes))
+            return refusal(ApiError::TooLarge(limits.max_body_bytes))
         }
-        Ok(Err(_)) => {
-            return refusal(ApiError::Detail(
-                400,
-                "Could not read the request body.".into(),
-            ))
-        }
-        Err(_) => {
-            return refusal(ApiError::Detail(
-                408,
-                "The request body did not arrive in time.".into(),
-            ))
-        }
+        Ok(Err(_)) => return refusal(ApiError::BadRequest("Could not read the request body.")),
+        Err(_) => return refusal(ApiError::RequestTimeout),
     };
     let request = request(&parts, peer, bytes.to_vec());
     let (reply, answer) = oneshot::channel();
