@@ -16,7 +16,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use restauth::security::throttle::{Rate, SoftlockPolicy, SystemClock, Throttle};
+use restauth::clock::SystemClock;
+use restauth::security::throttle::{Rate, SoftlockPolicy, Throttle};
 
 const HITS: usize = 200_000;
 

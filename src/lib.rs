@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod endpoints;
@@ -20,10 +21,11 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use clock::{Clock, SystemClock};
 pub use config::Config;
 use security::hash_limiter::HashLimiter;
 use security::password::{self, Verified};
-use security::throttle::{Rate, SoftlockPolicy, SystemClock, Throttle};
+use security::throttle::{Rate, SoftlockPolicy, Throttle};
 
 /// Errors that stop the server from starting.
 #[derive(Debug)]
@@ -68,6 +70,8 @@ pub struct App {
     pub mailer: Option<mail::worker::MailWorker>,
     /// Request rates and account softlocks (in memory).
     pub throttle: Throttle,
+    /// The one clock (the throttle's too).
+    pub clock: Arc<dyn Clock>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<api::client::Cidr>,
 }
@@ -106,11 +110,8 @@ impl App {
             base: config.throttle.softlock_base,
             max: config.throttle.softlock_max,
         };
-        let throttle = Throttle::new(
-            Arc::new(SystemClock),
-            policy,
-            config.throttle.max_tracked_keys,
-        );
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let throttle = Throttle::new(clock.clone(), policy, config.throttle.max_tracked_keys);
         let trusted_proxies = config
             .server
             .trusted_proxies
@@ -124,6 +125,7 @@ impl App {
             secret_key,
             mailer: None,
             throttle,
+            clock,
             trusted_proxies,
         })
     }
@@ -292,11 +294,13 @@ pub fn serve(mut app: App) -> Result<(), StartError> {
     let requests = accounts::mail_requests::Context {
         config: app.config.clone(),
         secret_key: app.secret_key.clone(),
+        clock: app.clock.clone(),
     };
     app.mailer = Some(mail::worker::spawn_with_producer(
         app.config.mail.clone(),
         app.config.database.path.clone(),
         app.config.database.busy_timeout,
+        app.clock.clone(),
         Box::new(move |conn| {
             accounts::mail_requests::process_pending(conn, &requests).map_err(|e| e.to_string())
         }),

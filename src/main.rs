@@ -212,7 +212,9 @@ fn mail_command(app: &App, cmd: MailCommand) -> Result<(), Fail> {
             Ok(())
         }
         MailCommand::Retry => {
-            let n = app.write(|tx| -> Result<_, Fail> { Ok(outbox::retry_failed(tx)?) })?;
+            let n = app.write(|tx| -> Result<_, Fail> {
+                Ok(outbox::retry_failed(tx, app.clock.unix())?)
+            })?;
             println!("{n} failed message(s) queued again");
             Ok(())
         }
@@ -267,6 +269,7 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
                         last_name: &args.last_name,
                         password_hash: &hash,
                     },
+                    app.clock.unix(),
                 )?)
             })?;
             println!("created user {} (pk {})", user.username, user.id);

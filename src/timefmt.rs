@@ -1,4 +1,5 @@
-//! Unix seconds → RFC 3339 UTC text, for logs, mail headers and API fields.
+//! The one time format: Unix seconds → UTC text, for logs, API fields and
+//! spool file names.
 
 /// `secs` as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(secs: i64) -> String {
@@ -13,8 +14,13 @@ pub fn rfc3339(secs: i64) -> String {
     )
 }
 
+/// `secs` as `YYYYMMDDTHHMMSSZ` (sorts by time; spool file names).
+pub fn compact(secs: i64) -> String {
+    rfc3339(secs).replace(['-', ':'], "")
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -36,5 +42,6 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_910_399), "2026-11-28T23:59:59Z");
+        assert_eq!(super::compact(1_795_886_100), "20261128T171500Z");
     }
 }

@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// The real time (the worker delivers what is due now).
+fn now() -> i64 {
+    use restauth::clock::Clock;
+    restauth::clock::SystemClock.unix()
+}
+
 use restauth::config::{MailBackend, MailConfig, SmtpConfig, SmtpSecurity};
 use restauth::mail::outbox::{self, Message, OutboxEntry, Status};
 use restauth::mail::{templates, worker};
@@ -99,7 +105,7 @@ fn confirmation_mail_arrives_with_headers_and_link() {
     let (db_path, conn) = database(&tmp.0);
     let cfg = config(server.port());
     let message = templates::confirmation_email(&cfg, "alice@example.org", "alice", "Zx9-key_42");
-    let id = outbox::enqueue(&conn, &message).unwrap();
+    let id = outbox::enqueue(&conn, &message, now()).unwrap();
 
     let worker = worker::spawn(cfg, db_path, BUSY);
     worker.wake();
@@ -153,7 +159,7 @@ fn password_reset_mail_tells_the_username() {
     let cfg = config(server.port());
     let message =
         templates::password_reset_email(&cfg, "bob@example.org", "bob", "2s", "d1k2-ab12");
-    outbox::enqueue(&conn, &message).unwrap();
+    outbox::enqueue(&conn, &message, now()).unwrap();
     let worker = worker::spawn(cfg, db_path, BUSY);
     let got = server.wait_for(1, PATIENCE);
     let m = &got[0];
@@ -179,7 +185,7 @@ fn relay_down_keeps_mail_queued_then_delivers_once_and_never_again_after_restart
     let tmp = TempDir::new("down");
     let (db_path, conn) = database(&tmp.0);
     let cfg = config(port);
-    let id = outbox::enqueue(&conn, &simple("carol@example.net", "first")).unwrap();
+    let id = outbox::enqueue(&conn, &simple("carol@example.net", "first"), now()).unwrap();
 
     // Nothing listens on the port: the message stays queued, attempts counted.
     let worker = worker::spawn(cfg.clone(), db_path.clone(), BUSY);
@@ -206,7 +212,7 @@ fn relay_down_keeps_mail_queued_then_delivers_once_and_never_again_after_restart
     // oldest first, by then the worker has looked at the first one too.
     worker.stop();
     let worker = worker::spawn(cfg, db_path, BUSY);
-    let second = outbox::enqueue(&conn, &simple("dave@example.net", "second")).unwrap();
+    let second = outbox::enqueue(&conn, &simple("dave@example.net", "second"), now()).unwrap();
     worker.wake();
     let got = server.wait_for(2, PATIENCE);
     wait_until("second sent", || {
@@ -228,7 +234,7 @@ fn relay_answering_421_keeps_mail_queued_until_it_recovers() {
     server.set_mode(Mode::Greeting421);
     let tmp = TempDir::new("421");
     let (db_path, conn) = database(&tmp.0);
-    let id = outbox::enqueue(&conn, &simple("erin@example.com", "hello")).unwrap();
+    let id = outbox::enqueue(&conn, &simple("erin@example.com", "hello"), now()).unwrap();
     let worker = worker::spawn(config(server.port()), db_path, BUSY);
     wait_until("a failed attempt", || entry(&conn, id).attempts >= 1);
     let e = entry(&conn, id);
@@ -249,7 +255,7 @@ fn relay_answering_451_is_retried() {
     server.set_mode(Mode::Reject451);
     let tmp = TempDir::new("451");
     let (db_path, conn) = database(&tmp.0);
-    let id = outbox::enqueue(&conn, &simple("fay@example.com", "later")).unwrap();
+    let id = outbox::enqueue(&conn, &simple("fay@example.com", "later"), now()).unwrap();
     let worker = worker::spawn(config(server.port()), db_path, BUSY);
     wait_until("a failed attempt", || entry(&conn, id).attempts >= 1);
     assert!(entry(&conn, id)
@@ -270,7 +276,7 @@ fn permanent_rejection_marks_the_message_failed_at_once() {
     server.set_mode(Mode::Reject550);
     let tmp = TempDir::new("550");
     let (db_path, conn) = database(&tmp.0);
-    let id = outbox::enqueue(&conn, &simple("nobody@example.com", "bounce")).unwrap();
+    let id = outbox::enqueue(&conn, &simple("nobody@example.com", "bounce"), now()).unwrap();
     let worker = worker::spawn(config(server.port()), db_path, BUSY);
     wait_until("status failed", || {
         entry(&conn, id).status == Status::Failed
@@ -282,7 +288,7 @@ fn permanent_rejection_marks_the_message_failed_at_once() {
 
     // `restauth mail retry` puts it back; now the relay accepts it.
     server.set_mode(Mode::Accept);
-    assert_eq!(outbox::retry_failed(&conn).unwrap(), 1);
+    assert_eq!(outbox::retry_failed(&conn, now()).unwrap(), 1);
     worker.wake();
     server.wait_for(1, PATIENCE);
     wait_until("status sent", || entry(&conn, id).status == Status::Sent);
@@ -297,12 +303,12 @@ fn a_rolled_back_transaction_sends_nothing() {
     let worker = worker::spawn(config(server.port()), db_path, BUSY);
     {
         let tx = conn.transaction().unwrap();
-        outbox::enqueue(&tx, &simple("gus@example.com", "rolled back")).unwrap();
+        outbox::enqueue(&tx, &simple("gus@example.com", "rolled back"), now()).unwrap();
         tx.rollback().unwrap();
     }
     worker.wake();
     let tx = conn.transaction().unwrap();
-    let id = outbox::enqueue(&tx, &simple("gus@example.com", "committed")).unwrap();
+    let id = outbox::enqueue(&tx, &simple("gus@example.com", "committed"), now()).unwrap();
     tx.commit().unwrap();
     worker.wake();
     server.wait_for(1, PATIENCE);

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{now, AccountError};
+use super::AccountError;
 use crate::security::tokens::key_hash;
 
 /// Creates a key confirming `email` for `user_id`, valid for `ttl_secs`; returns the key for the link.
@@ -13,9 +13,10 @@ pub fn create(
     user_id: i64,
     email: &str,
     ttl_secs: i64,
+    now: i64,
 ) -> Result<String, AccountError> {
     let key = crate::security::random::alphanumeric(64)?.to_ascii_lowercase();
-    let t = now();
+    let t = now;
     conn.prepare_cached(
         "INSERT INTO email_confirmations (user_id, email, key_sha256, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -37,10 +38,10 @@ pub enum Confirmed {
 /// Uses `key`: marks its address verified and the key used (see [`Confirmed`]).
 /// Run it in a write transaction: the check that no other account holds the
 /// address verified and the update are then one step.
-pub fn confirm(conn: &Connection, key: &str) -> Result<Confirmed, AccountError> {
+pub fn confirm(conn: &Connection, key: &str, now: i64) -> Result<Confirmed, AccountError> {
     // Keys are lower-case; accept them typed in another case, as allauth does.
     let hash = key_hash(&key.to_ascii_lowercase());
-    let t = now();
+    let t = now;
     let row: Option<(i64, i64, String)> = conn
         .prepare_cached(
             "SELECT id, user_id, email FROM email_confirmations
@@ -77,6 +78,7 @@ pub fn may_mail(
     conn: &Connection,
     config: &crate::config::Config,
     email: &str,
+    now: i64,
 ) -> Result<bool, AccountError> {
     if !config.throttle.enabled {
         return Ok(true);
@@ -88,7 +90,7 @@ pub fn may_mail(
         crate::mail::outbox::Kind::EmailConfirmation,
         rate.count,
         rate.period,
-        now(),
+        now,
     )?;
     Ok(left > 0)
 }
@@ -99,16 +101,17 @@ pub fn send(
     conn: &Connection,
     config: &crate::config::Config,
     user: &super::users::User,
+    now: i64,
 ) -> Result<(), AccountError> {
     let ttl = config.accounts.email_confirmation_expire.as_secs() as i64;
-    let key = create(conn, user.id, &user.email, ttl)?;
+    let key = create(conn, user.id, &user.email, ttl, now)?;
     let message =
         crate::mail::templates::confirmation_email(&config.mail, &user.email, &user.username, &key);
     crate::mail::outbox::enqueue_kind(
         conn,
         &message,
         crate::mail::outbox::Kind::EmailConfirmation,
-        now(),
+        now,
     )?;
     Ok(())
 }

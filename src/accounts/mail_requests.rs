@@ -9,7 +9,7 @@
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::{confirmations, now, users, AccountError};
+use super::{confirmations, users, AccountError};
 use crate::config::{Config, EmailVerification};
 use crate::mail::outbox::{self, Kind};
 use crate::mail::templates;
@@ -49,13 +49,14 @@ impl MailRequest {
 }
 
 /// Records a request for `email` in the caller's transaction.
-pub fn record(conn: &Connection, request: MailRequest, email: &str) -> Result<(), AccountError> {
+pub fn record(
+    conn: &Connection,
+    request: MailRequest,
+    email: &str,
+    now: i64,
+) -> Result<(), AccountError> {
     conn.prepare_cached("INSERT INTO mail_requests (kind, email, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![
-            request.kind().as_str(),
-            email.to_lowercase(),
-            now()
-        ])?;
+        .execute(params![request.kind().as_str(), email.to_lowercase(), now])?;
     Ok(())
 }
 
@@ -65,6 +66,8 @@ pub struct Context {
     pub config: Config,
     /// The server secret (reset links).
     pub secret_key: String,
+    /// The clock that dates the mail and decides the limits.
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
 /// Turns every pending request into queued mail; returns how many messages
@@ -113,7 +116,7 @@ fn queue_mail(
     {
         return Ok(0);
     }
-    let t = now();
+    let t = ctx.clock.unix();
     let mut budget = remaining(conn, config, request, email, t)?;
     let mut queued = 0;
     let mut recipients = users::by_email(conn, email, MAX_RECIPIENTS)?;
@@ -156,7 +159,7 @@ fn queue_mail(
                 if user.email_verified || verified_owner.is_some() {
                     continue;
                 }
-                confirmations::send(conn, config, &user)?;
+                confirmations::send(conn, config, &user, t)?;
             }
         }
         budget -= 1;

@@ -47,11 +47,3 @@ impl From<std::io::Error> for AccountError {
         AccountError::Random(e)
     }
 }
-
-/// Seconds since the Unix epoch, now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::users::{self, NewUser, User};
-use super::{confirmations, now, AccountError};
+use super::{confirmations, AccountError};
 use crate::config::{Config, EmailVerification};
 
 /// What a provider told us about the person.
@@ -116,16 +116,21 @@ pub fn delete(conn: &Connection, id: i64) -> Result<(), AccountError> {
     Ok(())
 }
 
-fn touch(conn: &Connection, id: i64, raw: &Value) -> Result<(), AccountError> {
+fn touch(conn: &Connection, id: i64, raw: &Value, now: i64) -> Result<(), AccountError> {
     conn.prepare_cached(
         "UPDATE social_accounts SET profile = ?1, last_login_at = ?2 WHERE id = ?3",
     )?
-    .execute(params![raw.to_string(), now(), id])?;
+    .execute(params![raw.to_string(), now, id])?;
     Ok(())
 }
 
-fn link(conn: &Connection, p: &ProviderProfile<'_>, user_id: i64) -> Result<(), AccountError> {
-    let t = now();
+fn link(
+    conn: &Connection,
+    p: &ProviderProfile<'_>,
+    user_id: i64,
+    now: i64,
+) -> Result<(), AccountError> {
+    let t = now;
     conn.prepare_cached(
         "INSERT INTO social_accounts (provider, uid, user_id, profile, created_at, last_login_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )?
@@ -139,14 +144,15 @@ pub fn login_or_signup(
     conn: &Connection,
     config: &Config,
     p: &ProviderProfile<'_>,
+    now: i64,
 ) -> Result<User, SocialError> {
     if let Some(account) = find(conn, p.provider, p.uid)? {
         let user = users::by_id(conn, account.user_id)?.ok_or(AccountError::NoSuchUser)?;
         if !user.is_active {
             return Err(SocialError::Inactive);
         }
-        touch(conn, account.id, p.raw)?;
-        users::touch_last_login(conn, user.id)?;
+        touch(conn, account.id, p.raw, now)?;
+        users::touch_last_login(conn, user.id, now)?;
         return Ok(user);
     }
     let email = p.email.map(str::to_lowercase).unwrap_or_default();
@@ -165,11 +171,12 @@ pub fn login_or_signup(
             last_name: &truncate(p.last_name, 150),
             password_hash: &password,
         },
+        now,
     )?;
-    link(conn, p, user.id)?;
-    users::touch_last_login(conn, user.id)?;
+    link(conn, p, user.id, now)?;
+    users::touch_last_login(conn, user.id, now)?;
     if !user.email.is_empty() && config.accounts.email_verification != EmailVerification::None {
-        confirmations::send(conn, config, &user)?;
+        confirmations::send(conn, config, &user, now)?;
     }
     Ok(user)
 }
@@ -179,10 +186,11 @@ pub fn login_with(
     conn: &Connection,
     config: &Config,
     p: &ProviderProfile<'_>,
+    now: i64,
 ) -> Result<String, SocialError> {
-    let user = login_or_signup(conn, config, p)?;
+    let user = login_or_signup(conn, config, p, now)?;
     let ttl = config.accounts.token_ttl.as_secs() as i64;
-    Ok(super::tokens::issue(conn, user.id, ttl)?)
+    Ok(super::tokens::issue(conn, user.id, ttl, now)?)
 }
 
 /// Links a provider account to `user_id` (connect). Linking one that is already
@@ -191,11 +199,12 @@ pub fn connect(
     conn: &Connection,
     user_id: i64,
     p: &ProviderProfile<'_>,
+    now: i64,
 ) -> Result<(), SocialError> {
     match find(conn, p.provider, p.uid)? {
         Some(account) if account.user_id != user_id => Err(SocialError::OtherUser),
-        Some(account) => Ok(touch(conn, account.id, p.raw)?),
-        None => Ok(link(conn, p, user_id)?),
+        Some(account) => Ok(touch(conn, account.id, p.raw, now)?),
+        None => Ok(link(conn, p, user_id, now)?),
     }
 }
 

@@ -3,16 +3,21 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::users::User;
-use super::{now, AccountError};
+use super::AccountError;
 use crate::security::tokens::{key_hash, new_key};
 
 /// Issues a new token for `user_id`, valid for `ttl_secs`; returns the key the client keeps.
 ///
 /// Expired tokens of the same user are removed on the way, so the table does
 /// not grow with every login.
-pub fn issue(conn: &Connection, user_id: i64, ttl_secs: i64) -> Result<String, AccountError> {
+pub fn issue(
+    conn: &Connection,
+    user_id: i64,
+    ttl_secs: i64,
+    now: i64,
+) -> Result<String, AccountError> {
     let key = new_key()?;
-    let t = now();
+    let t = now;
     conn.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND expires_at <= ?2")?
         .execute(params![user_id, t])?;
     conn.prepare_cached(
@@ -38,7 +43,7 @@ pub struct TokenOwner {
 static LOOKUP_SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The live (unexpired) token with this key, and its user.
-pub fn lookup(conn: &Connection, key: &str) -> Result<Option<TokenOwner>, AccountError> {
+pub fn lookup(conn: &Connection, key: &str, now: i64) -> Result<Option<TokenOwner>, AccountError> {
     // One statement, so one read transaction (each costs SQLite's file locks).
     // `users.` qualifies the first of the user columns, `id`, the only name
     // the two tables share.
@@ -51,7 +56,7 @@ pub fn lookup(conn: &Connection, key: &str) -> Result<Option<TokenOwner>, Accoun
     });
     Ok(conn
         .prepare_cached(sql)?
-        .query_row(params![&key_hash(key)[..], now()], |r| {
+        .query_row(params![&key_hash(key)[..], now], |r| {
             Ok(TokenOwner {
                 token_id: r.get(0)?,
                 user: super::users::from_row_at(r, 1)?,
@@ -85,6 +90,9 @@ mod tests {
     use crate::accounts::users::{create, NewUser};
     use rusqlite::StatementStatus;
 
+    /// A fixed time: 2026-12-02T00:00:00Z.
+    const T0: i64 = 1_796_169_600;
+
     #[test]
     fn the_lookup_is_parsed_once_not_on_every_request() {
         let dir = std::env::temp_dir().join(format!("restauth-tokens-{}", std::process::id()));
@@ -103,14 +111,19 @@ mod tests {
                 last_name: "",
                 password_hash: "!",
             },
+            T0,
         )
         .unwrap();
-        let keys: Vec<String> = (0..3).map(|_| issue(&conn, user.id, 60).unwrap()).collect();
+        let keys: Vec<String> = (0..3)
+            .map(|_| issue(&conn, user.id, 60, T0).unwrap())
+            .collect();
         for key in keys.iter().chain(keys.iter()) {
-            let owner = lookup(&conn, key).unwrap().expect("live token");
+            let owner = lookup(&conn, key, T0 + 59).unwrap().expect("live token");
             assert_eq!(owner.user.username, "alice");
         }
-        assert!(lookup(&conn, "no-such-key").unwrap().is_none());
+        assert!(lookup(&conn, "no-such-key", T0).unwrap().is_none());
+        // Expired at its expiry second, whatever the system clock says.
+        assert!(lookup(&conn, &keys[0], T0 + 60).unwrap().is_none());
         let sql = LOOKUP_SQL.get().expect("prepared");
         let reprepared = conn
             .prepare_cached(sql)

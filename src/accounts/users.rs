@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{now, AccountError};
+use super::AccountError;
 
 /// A user row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +133,7 @@ pub struct NewUser<'a> {
 }
 
 /// Inserts a user; a taken username (case-insensitively) is [`AccountError::UsernameTaken`].
-pub fn create(conn: &Connection, new: &NewUser<'_>) -> Result<User, AccountError> {
+pub fn create(conn: &Connection, new: &NewUser<'_>, now: i64) -> Result<User, AccountError> {
     let result = conn
         .prepare_cached(
             "INSERT INTO users (username, username_lower, email, email_verified, first_name, last_name, password, is_active, date_joined)
@@ -147,7 +147,7 @@ pub fn create(conn: &Connection, new: &NewUser<'_>) -> Result<User, AccountError
             new.first_name,
             new.last_name,
             new.password_hash,
-            now(),
+            now,
         ]);
     match result {
         Ok(_) => {}
@@ -220,9 +220,9 @@ pub fn set_password_hash(conn: &Connection, id: i64, hash: &str) -> Result<(), A
 }
 
 /// Records a successful login.
-pub fn touch_last_login(conn: &Connection, id: i64) -> Result<(), AccountError> {
+pub fn touch_last_login(conn: &Connection, id: i64, now: i64) -> Result<(), AccountError> {
     conn.prepare_cached("UPDATE users SET last_login = ?1 WHERE id = ?2")?
-        .execute(params![now(), id])?;
+        .execute(params![now, id])?;
     Ok(())
 }
 

@@ -48,11 +48,12 @@ pub fn parse_authorization(header: Option<&str>) -> Result<Credentials, ApiError
 pub fn authenticate(
     conn: &Connection,
     header: Option<&str>,
+    now: i64,
 ) -> Result<Option<TokenOwner>, ApiError> {
     let Credentials::Token(key) = parse_authorization(header)? else {
         return Ok(None);
     };
-    let Some(owner) = lookup(conn, &key)? else {
+    let Some(owner) = lookup(conn, &key, now)? else {
         return Err(ApiError::AuthenticationFailed("Invalid token."));
     };
     if !owner.user.is_active {
@@ -70,8 +71,12 @@ pub fn presented_key(header: Option<&str>) -> String {
 }
 
 /// Like [`authenticate`], but a missing credential is a 401 too.
-pub fn require_user(conn: &Connection, header: Option<&str>) -> Result<TokenOwner, ApiError> {
-    authenticate(conn, header)?.ok_or(ApiError::NotAuthenticated)
+pub fn require_user(
+    conn: &Connection,
+    header: Option<&str>,
+    now: i64,
+) -> Result<TokenOwner, ApiError> {
+    authenticate(conn, header, now)?.ok_or(ApiError::NotAuthenticated)
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub fn login<P>(app: &App, req: &Request, provider: &Provider<P>) -> Result<Resp
             tx,
             &app.config,
             &(provider.profile)(&answer),
+            app.clock.unix(),
         )?)
     })?;
     app.mail_queued();
@@ -50,6 +51,7 @@ pub fn connect<P>(
             tx,
             owner.user.id,
             &(provider.profile)(&answer),
+            app.clock.unix(),
         )?)
     })?;
     Ok(ok(

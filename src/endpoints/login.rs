@@ -118,12 +118,13 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
         None
     };
     let ttl = app.config.accounts.token_ttl.as_secs() as i64;
+    let now = app.clock.unix();
     let key = app.write(|tx| -> Result<String, ApiError> {
         if let Some(hash) = &new_hash {
             users::set_password_hash(tx, user.id, hash)?;
         }
-        users::touch_last_login(tx, user.id)?;
-        Ok(tokens::issue(tx, user.id, ttl)?)
+        users::touch_last_login(tx, user.id, now)?;
+        Ok(tokens::issue(tx, user.id, ttl, now)?)
     })?;
     Ok(ok(json!({ "key": key })))
 }

@@ -29,6 +29,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
             tx,
             MailRequest::PasswordReset,
             &email,
+            app.clock.unix(),
         )?)
     })?;
     app.mail_queued();

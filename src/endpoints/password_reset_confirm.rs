@@ -3,7 +3,7 @@
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
 
-use crate::accounts::{now, tokens, users};
+use crate::accounts::{tokens, users};
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::passwords::check_new_password;
@@ -66,5 +66,5 @@ fn token_valid(app: &App, user: &users::User, token: &str, timeout: i64) -> bool
         last_login: user.last_login,
         email: &user.email,
     };
-    check_token(&app.secret_key, &state, token, now(), timeout)
+    check_token(&app.secret_key, &state, token, app.clock.unix(), timeout)
 }

@@ -96,6 +96,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     }
     let hash = app.hash_password(&password1)?;
     let ttl = app.config.accounts.token_ttl.as_secs() as i64;
+    let now = app.clock.unix();
     let key = app.write(|tx| -> Result<Option<String>, ApiError> {
         // Checked again inside the transaction: concurrent registrations race here.
         if !email.is_empty() && users::verified_email_exists(tx, &email)? {
@@ -111,6 +112,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
                 last_name: "",
                 password_hash: &hash,
             },
+            now,
         )
         .map_err(|e| match e {
             AccountError::UsernameTaken => ApiError::field("username", USERNAME_TAKEN),
@@ -119,13 +121,13 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
         // The limit on mail, counted from the outbox (it survives restarts and
         // cannot be evicted): past it the account is still created (the answer
         // must not differ), and resend-email can mail it later.
-        if mails && confirmations::may_mail(tx, &app.config, &user.email)? {
-            confirmations::send(tx, &app.config, &user)?;
+        if mails && confirmations::may_mail(tx, &app.config, &user.email, now)? {
+            confirmations::send(tx, &app.config, &user, now)?;
         }
         if verification == EmailVerification::Mandatory {
             Ok(None)
         } else {
-            Ok(Some(tokens::issue(tx, user.id, ttl)?))
+            Ok(Some(tokens::issue(tx, user.id, ttl, now)?))
         }
     })?;
     app.mail_queued();

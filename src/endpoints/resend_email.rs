@@ -31,6 +31,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
                 tx,
                 MailRequest::ResendConfirmation,
                 &email,
+                app.clock.unix(),
             )?)
         })?;
         app.mail_queued();

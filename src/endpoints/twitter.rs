@@ -51,6 +51,7 @@ fn verified_profile(app: &App, req: &Request) -> Result<Profile, ApiError> {
         &cfg,
         &access_token.unwrap_or_default(),
         &token_secret.unwrap_or_default(),
+        u64::try_from(app.clock.unix()).unwrap_or(0),
     )
     .map_err(|e| match e {
         TwitterError::Refused(message) => ApiError::non_field(message),

@@ -19,7 +19,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     errors.into_result()?;
     let key = key.unwrap_or_default();
     app.write(|tx| -> Result<(), ApiError> {
-        match confirmations::confirm(tx, &key)? {
+        match confirmations::confirm(tx, &key, app.clock.unix())? {
             Confirmed::User(_) => Ok(()),
             Confirmed::NotFound => Err(ApiError::NotFound),
             // Only the holder of the key sees this: they read the mail.

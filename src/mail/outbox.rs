@@ -18,7 +18,6 @@
 //! identical bytes and the result is exactly one file.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -90,14 +89,6 @@ pub struct DueMessage {
     pub message: Message,
 }
 
-/// The current time in Unix seconds.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// What a message is for: the `kind` column, which per-address limits count by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -123,8 +114,8 @@ impl Kind {
 /// Inserts `msg` as queued and due now; returns its id. A plain INSERT: the
 /// caller owns the transaction, so the mail commits or rolls back with the
 /// change that caused it.
-pub fn enqueue(conn: &Connection, msg: &Message) -> rusqlite::Result<i64> {
-    enqueue_kind(conn, msg, Kind::Other, now())
+pub fn enqueue(conn: &Connection, msg: &Message, now: i64) -> rusqlite::Result<i64> {
+    enqueue_kind(conn, msg, Kind::Other, now)
 }
 
 /// [`enqueue`] with an explicit creation time.
@@ -273,16 +264,21 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
 
 /// Puts every failed message back in the queue, due now, with its attempt
 /// count reset (`last_error` is kept until the next attempt). Returns how many.
-pub fn retry_failed(conn: &Connection) -> rusqlite::Result<usize> {
+pub fn retry_failed(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?1
          WHERE status = 'failed'",
-        [now()],
+        [now],
     )
 }
 
 #[cfg(test)]
 mod tests {
+    /// Tests run at the real time: `due` compares with it.
+    fn now() -> i64 {
+        use crate::clock::Clock;
+        crate::clock::SystemClock.unix()
+    }
     use super::*;
 
     fn db() -> Connection {
@@ -327,12 +323,12 @@ mod tests {
         let mut conn = db();
         {
             let tx = conn.transaction().unwrap();
-            enqueue(&tx, &msg("a@example.com")).unwrap();
+            enqueue(&tx, &msg("a@example.com"), now()).unwrap();
             // dropped: rolled back
         }
         assert!(list(&conn).unwrap().is_empty());
         let tx = conn.transaction().unwrap();
-        enqueue(&tx, &msg("a@example.com")).unwrap();
+        enqueue(&tx, &msg("a@example.com"), now()).unwrap();
         tx.commit().unwrap();
         assert_eq!(list(&conn).unwrap().len(), 1);
     }
@@ -368,13 +364,13 @@ mod tests {
         assert_eq!((e.status, e.attempts), (Status::Failed, 1));
         assert!(due(&conn, 10_000, 10).unwrap().is_empty());
 
-        assert_eq!(retry_failed(&conn).unwrap(), 1);
+        assert_eq!(retry_failed(&conn, now()).unwrap(), 1);
         let e = get(&conn, id2).unwrap().unwrap();
         assert_eq!((e.status, e.attempts), (Status::Queued, 0));
         assert!(e.next_attempt_at <= now());
         assert_eq!(e.last_error.as_deref(), Some("550 no such user"));
         assert_eq!(due(&conn, now(), 10).unwrap()[0].id, id2);
-        assert_eq!(retry_failed(&conn).unwrap(), 0);
+        assert_eq!(retry_failed(&conn, now()).unwrap(), 0);
 
         let all = list(&conn).unwrap();
         assert_eq!(all.len(), 2);

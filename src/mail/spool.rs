@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// The final file name for outbox row `id` created at `created_at` (Unix seconds).
 pub fn file_name(created_at: i64, id: i64) -> String {
-    format!("{}-{:010}.eml", compact_utc(created_at), id)
+    format!("{}-{:010}.eml", crate::timefmt::compact(created_at), id)
 }
 
 /// Writes `bytes` atomically as the spool file of row `id`; returns its path.
@@ -37,19 +37,6 @@ pub fn write(dir: &Path, created_at: i64, id: i64, bytes: &[u8]) -> std::io::Res
         let _ = fs::remove_file(&tmp);
     }
     result.map(|()| path)
-}
-
-/// Unix seconds → `YYYYMMDDTHHMMSSZ` (UTC).
-pub fn compact_utc(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = crate::timefmt::civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
@@ -77,9 +64,9 @@ mod tests {
 
     #[test]
     fn names_sort_by_time_then_id() {
-        assert_eq!(compact_utc(0), "19700101T000000Z");
-        assert_eq!(compact_utc(1_795_886_100), "20261128T171500Z");
-        assert_eq!(compact_utc(951_782_400), "20000229T000000Z");
+        assert_eq!(crate::timefmt::compact(0), "19700101T000000Z");
+        assert_eq!(crate::timefmt::compact(1_795_886_100), "20261128T171500Z");
+        assert_eq!(crate::timefmt::compact(951_782_400), "20000229T000000Z");
         assert_eq!(
             file_name(1_795_886_100, 7),
             "20261128T171500Z-0000000007.eml"

@@ -35,6 +35,7 @@ use rusqlite::Connection;
 use super::email::{self, recipient_domain};
 use super::outbox::{self, DueMessage};
 use super::{smtp, spool};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{MailBackend, MailConfig};
 
 /// Longest delay between two attempts.
@@ -109,7 +110,13 @@ pub type Producer = Box<dyn FnMut(&mut Connection) -> Result<usize, String> + Se
 
 /// Starts the worker thread on its own connection to `db_path`.
 pub fn spawn(config: MailConfig, db_path: PathBuf, busy_timeout: Duration) -> MailWorker {
-    spawn_with_producer(config, db_path, busy_timeout, Box::new(|_| Ok(0)))
+    spawn_with_producer(
+        config,
+        db_path,
+        busy_timeout,
+        Arc::new(SystemClock),
+        Box::new(|_| Ok(0)),
+    )
 }
 
 /// [`spawn`], with `producer` run before each delivery pass.
@@ -117,6 +124,7 @@ pub fn spawn_with_producer(
     config: MailConfig,
     db_path: PathBuf,
     busy_timeout: Duration,
+    clock: Arc<dyn Clock>,
     producer: Producer,
 ) -> MailWorker {
     let shared = Arc::new(Shared {
@@ -126,7 +134,17 @@ pub fn spawn_with_producer(
     let thread_shared = shared.clone();
     let thread = std::thread::Builder::new()
         .name("restauth-mail".to_string())
-        .spawn(move || Worker::new(config, db_path, busy_timeout, thread_shared, producer).run())
+        .spawn(move || {
+            Worker::new(
+                config,
+                db_path,
+                busy_timeout,
+                thread_shared,
+                producer,
+                clock,
+            )
+            .run()
+        })
         .expect("cannot start the mail worker thread");
     MailWorker {
         shared,
@@ -226,6 +244,7 @@ struct Worker {
     from: Result<Mailbox, String>,
     conn: Option<Connection>,
     producer: Producer,
+    clock: Arc<dyn Clock>,
     /// Delivered, but `sent` not yet recorded: id → sent_at.
     unmarked: HashMap<i64, i64>,
     /// The last database problem logged, to log each one once.
@@ -239,6 +258,7 @@ impl Worker {
         busy_timeout: Duration,
         shared: Arc<Shared>,
         producer: Producer,
+        clock: Arc<dyn Clock>,
     ) -> Worker {
         let backend = match config.backend {
             MailBackend::Spool => Backend::Spool(config.spool_dir.clone()),
@@ -257,6 +277,7 @@ impl Worker {
             from,
             conn: None,
             producer,
+            clock,
             unmarked: HashMap::new(),
             last_db_error: None,
         }
@@ -314,7 +335,7 @@ impl Worker {
         }
         loop {
             let conn = self.conn.as_ref().expect("opened above");
-            let batch = outbox::due(conn, outbox::now(), BATCH)?;
+            let batch = outbox::due(conn, self.clock.unix(), BATCH)?;
             let full = batch.len() == BATCH;
             let mut progressed = false;
             for row in batch {
@@ -352,7 +373,7 @@ impl Worker {
         let conn = self.conn.as_ref().expect("opened by the caller");
         match result {
             Ok(()) => {
-                let sent_at = outbox::now();
+                let sent_at = self.clock.unix();
                 if let Err(e) = outbox::mark_sent(conn, row.id, sent_at) {
                     self.unmarked.insert(row.id, sent_at);
                     log(&format!(
@@ -371,7 +392,7 @@ impl Worker {
             Err(failure) => {
                 let error: String = failure.message.chars().take(MAX_ERROR_CHARS).collect();
                 let give_up = failure.permanent || attempt_no >= self.config.max_attempts;
-                let now = SystemTime::now();
+                let now = self.clock.system();
                 let next = if give_up {
                     next_attempt_at(now, Duration::ZERO)
                 } else {
@@ -395,7 +416,7 @@ impl Worker {
                         "mail #{} to @{domain}: attempt {attempt_no} of {} failed, next in {}s: {error}",
                         row.id,
                         self.config.max_attempts,
-                        next - outbox::now()
+                        next - self.clock.unix()
                     ));
                 }
             }
@@ -456,21 +477,7 @@ fn redact_address(text: &str, address: &str, domain: &str) -> String {
 }
 
 fn log(line: &str) {
-    eprintln!("{} {line}", rfc3339(outbox::now()));
-}
-
-/// Unix seconds → `YYYY-MM-DDTHH:MM:SSZ`, as the request log writes times.
-fn rfc3339(secs: i64) -> String {
-    let c = spool::compact_utc(secs); // YYYYMMDDTHHMMSSZ
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &c[0..4],
-        &c[4..6],
-        &c[6..8],
-        &c[9..11],
-        &c[11..13],
-        &c[13..15]
-    )
+    eprintln!("{} {line}", crate::timefmt::rfc3339(SystemClock.unix()));
 }
 
 #[cfg(test)]
@@ -526,11 +533,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn log_time_format() {
-        assert_eq!(rfc3339(1_795_886_100), "2026-11-28T17:15:00Z");
-    }
-
     struct TempDir(PathBuf);
     impl Drop for TempDir {
         fn drop(&mut self) {
@@ -580,6 +582,7 @@ mod tests {
                 text: "link http://x/1".to_string(),
                 html: None,
             },
+            SystemClock.unix(),
         )
         .unwrap();
         let config = MailConfig {
@@ -611,6 +614,7 @@ mod tests {
                 text: "x".to_string(),
                 html: None,
             },
+            SystemClock.unix(),
         )
         .unwrap();
         worker.wake();
@@ -663,6 +667,7 @@ mod tests {
                 text: "t".to_string(),
                 html: None,
             },
+            SystemClock.unix(),
         )
         .unwrap();
         let config = MailConfig {
@@ -672,7 +677,7 @@ mod tests {
             max_attempts: 2,
             ..MailConfig::default()
         };
-        let started = outbox::now();
+        let started = SystemClock.unix();
         let worker = spawn(config, db_path, Duration::from_secs(5));
         wait_until("first failure", || {
             outbox::get(&conn, id).unwrap().unwrap().attempts >= 1

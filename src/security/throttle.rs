@@ -35,20 +35,7 @@ use std::sync::{Arc, Mutex};
 use hashlink::LinkedHashMap;
 use std::time::{Duration, Instant};
 
-/// A source of the current time (injectable for tests).
-pub trait Clock: Send + Sync {
-    /// Now.
-    fn now(&self) -> Instant;
-}
-
-/// The real clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
+pub use crate::clock::Clock;
 
 /// `N` requests per `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +236,7 @@ impl Throttle {
     /// Counts one request for `key` under `rate`; `Err(wait)` when over the limit
     /// (a refused request is not counted, as DRF).
     pub fn hit(&self, key: &str, rate: Rate) -> Result<(), Wait> {
-        let now = self.clock.now();
+        let now = self.clock.instant();
         let mut tables = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let scope = scope(key);
         if !tables.contains_key(scope) {
@@ -280,7 +267,7 @@ impl Throttle {
 
     /// `Err(wait)` while `account` is softlocked.
     pub fn check_softlock(&self, account: &str) -> Result<(), Wait> {
-        let now = self.clock.now();
+        let now = self.clock.instant();
         let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         match locks.locked.get(account).and_then(|s| s.until) {
             Some(until) if until > now => Err(Wait(ceil_secs(until - now))),
@@ -290,7 +277,7 @@ impl Throttle {
 
     /// Records a failed login for `account` (an identifier as typed).
     pub fn login_failed(&self, account: &str) {
-        let now = self.clock.now();
+        let now = self.clock.instant();
         let p = self.softlock;
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         locks.counting.sweep(|s| s.is_stale(now));
@@ -361,7 +348,10 @@ mod tests {
     }
 
     impl Clock for FakeClock {
-        fn now(&self) -> Instant {
+        fn system(&self) -> std::time::SystemTime {
+            std::time::UNIX_EPOCH
+        }
+        fn instant(&self) -> Instant {
             *self.0.lock().unwrap()
         }
     }

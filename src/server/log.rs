@@ -4,7 +4,7 @@
 //! password, token or key can reach the log.
 
 use std::io::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::api::http::Request;
 
@@ -59,11 +59,8 @@ fn escape(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
 fn rfc3339_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    crate::timefmt::rfc3339(secs)
+    use crate::clock::Clock;
+    crate::timefmt::rfc3339(crate::clock::SystemClock.unix())
 }
 
 #[cfg(test)]

@@ -199,10 +199,11 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
         return Err(ApiError::NotFound);
     }
     let header = req.header("Authorization");
+    let now = app.clock.unix();
     let user = match route.access {
         Access::Anyone => None,
-        Access::TokenIfAny => app.read(|conn| authenticate(conn, header))?,
-        Access::User => Some(app.read(|conn| require_user(conn, header))?),
+        Access::TokenIfAny => app.read(|conn| authenticate(conn, header, now))?,
+        Access::User => Some(app.read(|conn| require_user(conn, header, now))?),
     };
     let method = match req.method() {
         "HEAD" => "GET",

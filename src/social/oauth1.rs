@@ -401,14 +401,6 @@ pub fn fresh_nonce() -> std::io::Result<String> {
     crate::security::random::alphanumeric(32)
 }
 
-/// The current Unix time in seconds, for `oauth_timestamp`.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -747,6 +739,5 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_ne!(a, fresh_nonce().unwrap());
-        assert!(now() > 1_600_000_000);
     }
 }

@@ -75,11 +75,12 @@ impl std::fmt::Display for TwitterError {
 impl std::error::Error for TwitterError {}
 
 /// Verifies the user's access token and token secret with the provider and
-/// returns the profile.
+/// returns the profile; `now` (Unix seconds) is the request's `oauth_timestamp`.
 pub fn verify_credentials(
     cfg: &TwitterConfig<'_>,
     access_token: &str,
     token_secret: &str,
+    now: u64,
 ) -> Result<Profile, TwitterError> {
     let base = cfg.api_url.trim_end_matches('/');
     let url = format!("{base}{VERIFY_CREDENTIALS_PATH}");
@@ -91,7 +92,7 @@ pub fn verify_credentials(
         token: access_token,
         token_secret,
     };
-    let authorization = oauth1::authorization_header("GET", &url, &creds, &nonce, oauth1::now());
+    let authorization = oauth1::authorization_header("GET", &url, &creds, &nonce, now);
 
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(cfg.timeout))
@@ -188,6 +189,9 @@ mod tests {
     use super::*;
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
+
+    /// A fixed `oauth_timestamp`: 2026-12-02T00:00:00Z.
+    const T0: u64 = 1_796_169_600;
 
     /// Shaped like a verify_credentials answer (abridged; values illustrative).
     const FIXTURE: &str = r#"{
@@ -332,7 +336,7 @@ mod tests {
             assert_eq!(get("oauth_nonce").len(), 32);
         });
         let cfg = config(&base, 5000);
-        let result = verify_credentials(&cfg, "tok-1", "token secret");
+        let result = verify_credentials(&cfg, "tok-1", "token secret", T0);
         // The server's own assertions first: a failed one closes the socket.
         server.join().unwrap();
         let p = result.unwrap();
@@ -349,7 +353,7 @@ mod tests {
         );
         let with_slash = format!("{base}/");
         let cfg = config(&with_slash, 5000);
-        let err = verify_credentials(&cfg, "t", "s").unwrap_err();
+        let err = verify_credentials(&cfg, "t", "s", T0).unwrap_err();
         server.join().unwrap();
         let host = base.trim_start_matches("http://");
         assert_eq!(
@@ -368,7 +372,7 @@ mod tests {
             drop(stream);
         });
         let started = std::time::Instant::now();
-        let err = verify_credentials(&config(&base, 300), "t", "s").unwrap_err();
+        let err = verify_credentials(&config(&base, 300), "t", "s", T0).unwrap_err();
         assert!(matches!(err, TwitterError::Unreachable(_)), "{err:?}");
         assert!(started.elapsed() < Duration::from_millis(1500));
         holder.join().unwrap();
@@ -382,7 +386,7 @@ mod tests {
             .unwrap()
             .port();
         let base = format!("http://127.0.0.1:{port}");
-        let err = verify_credentials(&config(&base, 2000), "t", "s").unwrap_err();
+        let err = verify_credentials(&config(&base, 2000), "t", "s", T0).unwrap_err();
         assert!(matches!(err, TwitterError::Unreachable(_)), "{err:?}");
     }
 }
