@@ -227,18 +227,14 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
             // The same rules as registration: NFKC, Django's characters, and an
             // address as username only if it is the user's own.
             args.username = users::normalize_username(&args.username);
-            if args.username.chars().count() > 150 || !users::is_valid_username(&args.username) {
-                return Err(Fail(
-                    restauth::endpoints::user::INVALID_USERNAME.to_string(),
-                ));
+            if users::username_problem(&args.username).is_some() {
+                return Err(Fail(users::INVALID_USERNAME.to_string()));
             }
-            if !args.email.is_empty() && !restauth::api::email::is_valid_email(&args.email) {
+            if !args.email.is_empty() && !restauth::accounts::email::is_valid_email(&args.email) {
                 return Err(Fail("Enter a valid email address.".into()));
             }
-            if !restauth::api::email::username_may_be(&args.username, &args.email) {
-                return Err(Fail(
-                    restauth::endpoints::user::NOT_YOUR_ADDRESS.to_string(),
-                ));
+            if !restauth::accounts::email::username_may_be(&args.username, &args.email) {
+                return Err(Fail(users::NOT_YOUR_ADDRESS.to_string()));
             }
             let attributes = UserAttributes {
                 username: &args.username,

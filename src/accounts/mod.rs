@@ -4,6 +4,7 @@
 //! decides the transaction, so a request's writes commit or roll back together.
 
 pub mod confirmations;
+pub mod email;
 pub mod mail_requests;
 pub mod server_settings;
 pub mod social;

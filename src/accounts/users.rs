@@ -52,6 +52,27 @@ pub(super) fn from_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     })
 }
 
+/// Django's `UnicodeUsernameValidator` message.
+pub const INVALID_USERNAME: &str =
+    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+
+/// A username that is an email address other than the account's own.
+pub const NOT_YOUR_ADDRESS: &str =
+    "An email address can only be the username of the account it belongs to.";
+
+/// What Django's checks say of a username, on the NFKC-normalised value
+/// (normalising can lengthen it: `㎒` becomes `MHz`): length, then allowed
+/// characters; `None` if it passes.
+pub fn username_problem(name: &str) -> Option<&'static str> {
+    if name.chars().count() > 150 {
+        Some("Ensure this field has no more than 150 characters.")
+    } else if !is_valid_username(name) {
+        Some(INVALID_USERNAME)
+    } else {
+        None
+    }
+}
+
 /// A username as Django's `UsernameField` stores it: NFKC-normalised, so that
 /// fullwidth `ａｌｉｃｅ` and `alice` are one name. Applied to what clients send
 /// on registration, login and update.

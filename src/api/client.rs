@@ -3,6 +3,10 @@
 use std::net::IpAddr;
 
 use super::http::Request;
+use super::ApiError;
+use crate::config::ThrottleConfig;
+use crate::security::throttle::Rate;
+use crate::App;
 
 /// An address range: an IP with a prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +90,18 @@ pub fn throttle_identity(ip: IpAddr) -> String {
             }
         },
     }
+}
+
+/// Counts a request from this client under `rate` (the scope names the
+/// counter): 429 once over it.
+pub fn throttle_client(
+    app: &App,
+    req: &Request,
+    scope: &str,
+    rate: impl Fn(&ThrottleConfig) -> Rate,
+) -> Result<(), ApiError> {
+    let client = throttle_identity(client_ip(req, &app.trusted_proxies));
+    Ok(app.throttle_key(&format!("{scope}:ip:{client}"), rate)?)
 }
 
 #[cfg(test)]

@@ -209,6 +209,12 @@ impl From<crate::accounts::social::SocialError> for ApiError {
     }
 }
 
+impl From<crate::security::throttle::Wait> for ApiError {
+    fn from(w: crate::security::throttle::Wait) -> Self {
+        ApiError::Throttled(w.0)
+    }
+}
+
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
         ApiError::Internal(format!("I/O error: {e}"))

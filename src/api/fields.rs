@@ -108,7 +108,7 @@ pub fn email_field(
     spec: CharSpec,
 ) -> Option<String> {
     let value = char_field(body, errors, name, spec)?;
-    if !value.is_empty() && !super::email::is_valid_email(&value) {
+    if !value.is_empty() && !crate::accounts::email::is_valid_email(&value) {
         errors.add(name, "Enter a valid email address.");
         return None;
     }

@@ -2,7 +2,6 @@
 
 pub mod auth;
 pub mod client;
-pub mod email;
 pub mod error;
 pub mod fields;
 pub mod http;

@@ -4,6 +4,7 @@ use super::http::{Request, Response};
 use serde_json::json;
 
 use super::auth::presented_key;
+use super::client::throttle_client;
 use super::respond::ok;
 use super::route::Caller;
 use super::ApiError;
@@ -22,7 +23,7 @@ pub struct Provider<P> {
 
 /// `POST P/<provider>/`: logs in (or signs up) the provider account's user; answers like `login/`.
 pub fn login<P>(app: &App, req: &Request, provider: &Provider<P>) -> Result<Response, ApiError> {
-    app.throttle_client(req, "login", |t| t.login)?;
+    throttle_client(app, req, "login", |t| t.login)?;
     let answer = (provider.verify)(app, req)?;
     let key = app.write(|tx| -> Result<String, ApiError> {
         Ok(social::login_with(

@@ -1,5 +1,6 @@
 //! `POST P/login/`: username and/or email + password → a new token.
 
+use crate::api::client::throttle_client;
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
 use serde_json::json;
@@ -18,7 +19,7 @@ const MAX_EMAIL_CANDIDATES: usize = 5;
 
 /// `POST`. Any `Authorization` header is ignored (a stale token must not block a login).
 pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
-    app.throttle_client(req, "login", |t| t.login)?;
+    throttle_client(app, req, "login", |t| t.login)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let username = char_field(&body, &mut errors, "username", CharSpec::optional(254));

@@ -1,5 +1,6 @@
 //! `POST P/password/reset/`: mails a reset link to the users with that address (through the mail worker).
 
+use crate::api::client::throttle_client;
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
 
@@ -12,7 +13,7 @@ use crate::App;
 
 /// `POST`. Always the same answer for a well-formed address (no enumeration).
 pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
-    app.throttle_client(req, "password_reset", |t| t.password_reset)?;
+    throttle_client(app, req, "password_reset", |t| t.password_reset)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let email = email_field(&body, &mut errors, "email", CharSpec::required(254));

@@ -1,5 +1,6 @@
 //! `POST P/password/reset/confirm/`: uid + token from the reset mail + a new password.
 
+use crate::api::client::throttle_client;
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
 
@@ -14,7 +15,7 @@ use crate::App;
 
 /// `POST`.
 pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
-    app.throttle_client(req, "password_reset", |t| t.password_reset)?;
+    throttle_client(app, req, "password_reset", |t| t.password_reset)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let new1 = char_field(&body, &mut errors, "new_password1", CharSpec::required(128));

@@ -1,18 +1,18 @@
 //! `POST P/registration/`: username, email, password1, password2 → a new user.
 
+use crate::api::client::throttle_client;
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
 use serde_json::json;
 
+use crate::accounts::email::username_may_be;
 use crate::accounts::users::{self, NewUser};
 use crate::accounts::{confirmations, tokens, AccountError};
-use crate::api::email::username_may_be;
 use crate::api::fields::{char_field, email_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::respond::created;
 use crate::api::{ApiError, FieldErrors};
 use crate::config::EmailVerification;
-use crate::endpoints::user::{check_username, NOT_YOUR_ADDRESS};
 use crate::security::validators::{validate_password, UserAttributes};
 use crate::App;
 
@@ -21,7 +21,7 @@ const EMAIL_TAKEN: &str = "User is already registered with this e-mail address."
 
 /// `POST`.
 pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
-    app.throttle_client(req, "registration", |t| t.registration)?;
+    throttle_client(app, req, "registration", |t| t.registration)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let verification = app.config.accounts.email_verification;
     // A mandatory confirmation needs an address to confirm.
@@ -36,12 +36,14 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     let username = char_field(&body, &mut errors, "username", CharSpec::required(150))
         .map(|name| users::normalize_username(&name));
     if let Some(name) = &username {
-        check_username(&mut errors, name);
+        if let Some(problem) = users::username_problem(name) {
+            errors.add("username", problem);
+        }
     }
     let email = email_field(&body, &mut errors, "email", email_spec).unwrap_or_default();
     if let Some(name) = username.as_deref().filter(|_| !errors.has("username")) {
         if !username_may_be(name, &email) {
-            errors.add("username", NOT_YOUR_ADDRESS);
+            errors.add("username", users::NOT_YOUR_ADDRESS);
         }
     }
     let password1 = char_field(&body, &mut errors, "password1", CharSpec::required(128));

@@ -1,5 +1,6 @@
 //! `POST P/registration/resend-email/`: sends a new confirmation mail to an unverified address.
 
+use crate::api::client::throttle_client;
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
 
@@ -14,7 +15,7 @@ use crate::App;
 /// `POST`. Always 200 for a well-formed address: the answer does not tell
 /// whether the address exists.
 pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
-    app.throttle_client(req, "resend_email", |t| t.resend_email)?;
+    throttle_client(app, req, "resend_email", |t| t.resend_email)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     // Required, unlike dj-rest-auth, where an empty body mails the first unverified address in the database.

@@ -2,36 +2,15 @@
 
 use crate::api::http::{Request, Response};
 
+use crate::accounts::email::username_may_be;
 use crate::accounts::tokens::TokenOwner;
 use crate::accounts::users::{self, ProfileUpdate};
-use crate::api::email::username_may_be;
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::respond::{ok, user_json};
 use crate::api::route::Caller;
 use crate::api::{ApiError, FieldErrors};
 use crate::App;
-
-/// Django's `UnicodeUsernameValidator` message.
-pub const INVALID_USERNAME: &str =
-    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
-
-/// A username that is an email address other than the account's own.
-pub const NOT_YOUR_ADDRESS: &str =
-    "An email address can only be the username of the account it belongs to.";
-
-/// Django's checks of a username, on the NFKC-normalised value (normalising
-/// can lengthen it: `㎒` becomes `MHz`): length, then allowed characters.
-pub fn check_username(errors: &mut FieldErrors, name: &str) {
-    if name.chars().count() > 150 {
-        errors.add(
-            "username",
-            "Ensure this field has no more than 150 characters.",
-        );
-    } else if !users::is_valid_username(name) {
-        errors.add("username", INVALID_USERNAME);
-    }
-}
 
 /// `GET` (and `HEAD`): the user's details.
 pub fn get(_: &App, _: &Request, caller: &Caller) -> Result<Response, ApiError> {
@@ -64,9 +43,10 @@ fn update(
     )
     .map(|name| users::normalize_username(&name));
     if let Some(name) = &username {
-        check_username(&mut errors, name);
-        if !errors.has("username") && !username_may_be(name, &owner.user.email) {
-            errors.add("username", NOT_YOUR_ADDRESS);
+        if let Some(problem) = users::username_problem(name) {
+            errors.add("username", problem);
+        } else if !username_may_be(name, &owner.user.email) {
+            errors.add("username", users::NOT_YOUR_ADDRESS);
         }
     }
     let first_name = char_field(&body, &mut errors, "first_name", CharSpec::optional(150));

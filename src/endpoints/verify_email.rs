@@ -1,5 +1,6 @@
 //! `POST P/registration/verify-email/`: a key from the confirmation mail → the address is verified.
 
+use crate::api::client::throttle_client;
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
 
@@ -12,7 +13,7 @@ use crate::App;
 
 /// `POST`.
 pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
-    app.throttle_client(req, "verify_email", |t| t.verify_email)?;
+    throttle_client(app, req, "verify_email", |t| t.verify_email)?;
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let key = char_field(&body, &mut errors, "key", CharSpec::required(256));
