@@ -173,7 +173,7 @@ pids+=($!)
 server_pid=$!
 addr=""
 for _ in $(seq 300); do
-    addr=$(sed -n 's|^restauth: listening on http://||p' "$work/server.log" | head -n 1)
+    addr=$(sed -n 's|^.* restauth: listening on http://||p' "$work/server.log" | head -n 1)
     [ -n "$addr" ] && break
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1

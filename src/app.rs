@@ -223,7 +223,7 @@ fn tighten_database_files(db_path: &std::path::Path) {
     }
     for name in names {
         if let Ok(true) = private_fs::tighten(&name) {
-            eprintln!(
+            crate::log!(
                 "restauth: {} was readable by other users; its mode is now 0600",
                 name.display()
             );
@@ -235,17 +235,17 @@ fn tighten_database_files(db_path: &std::path::Path) {
 fn report_secret(secret: &accounts::server_settings::Secret) {
     use accounts::server_settings::SecretSource;
     match &secret.source {
-        SecretSource::Generated(path) => eprintln!(
+        SecretSource::Generated(path) => crate::log!(
             "restauth: generated the server secret in {} (mode 0600); back it up apart from the database",
             path.display()
         ),
-        SecretSource::MovedFromDatabase(path) => eprintln!(
+        SecretSource::MovedFromDatabase(path) => crate::log!(
             "restauth: moved the server secret from the database to {} (mode 0600) and erased it from the database; links already mailed keep working",
             path.display()
         ),
         SecretSource::File(_) | SecretSource::Configured => {
             if secret.erased_from_database {
-                eprintln!(
+                crate::log!(
                     "restauth: erased the server secret an older version kept in the database; the configured one is used"
                 );
             }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod endpoints;
+pub mod log;
 pub mod mail;
 pub mod private_fs;
 pub mod security;
@@ -25,7 +26,7 @@ pub use config::Config;
 
 /// Binds the listening socket and serves requests until the process ends.
 ///
-/// Prints `restauth: listening on http://ADDR` to stderr once bound.
+/// Logs `<time> restauth: listening on http://ADDR` once bound.
 pub fn serve(mut app: App) -> Result<(), StartError> {
     let requests = accounts::mail_requests::Context {
         config: app.config.clone(),
@@ -56,7 +57,7 @@ pub fn serve(mut app: App) -> Result<(), StartError> {
         mailer.stop_now();
     }
     served.map_err(|e| StartError::Bind(e.to_string()))?;
-    eprintln!("restauth: stopped");
+    crate::log!("restauth: stopped");
     Ok(())
 }
 

@@ -107,7 +107,7 @@ pub fn load_secret(
 
     let erased = stored.is_some();
     if erased && !erase_stored(conn).map_err(db_err)? {
-        eprintln!(
+        crate::log!(
             "restauth: another process holds the database open; the erased key's page leaves the file at the next checkpoint (restart once more when it is alone to be sure)"
         );
     }
@@ -164,7 +164,7 @@ fn read_file(file: &Path) -> Result<Option<String>, SecretError> {
                 )));
             }
             if private_fs::tighten(file).unwrap_or(false) {
-                eprintln!(
+                crate::log!(
                     "restauth: {} was readable by other users; its mode is now 0600",
                     file.display()
                 );

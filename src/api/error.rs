@@ -156,7 +156,7 @@ impl ApiError {
             )
             .with_additional_header("Retry-After", "1"),
             ApiError::Internal(what) => {
-                eprintln!("restauth: internal error: {what}");
+                crate::log!("restauth: internal error: {what}");
                 json_response(500, &json!({"detail": "A server error occurred."}))
             }
         }

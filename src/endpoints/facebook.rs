@@ -73,7 +73,7 @@ fn verified_profile(app: &App, req: &Request) -> Result<Profile, ApiError> {
 }
 
 fn unreachable_provider(why: &str) -> ApiError {
-    eprintln!("restauth: facebook unreachable: {why}");
+    crate::log!("restauth: facebook unreachable: {why}");
     ApiError::ProviderUnreachable("Facebook")
 }
 

@@ -56,11 +56,11 @@ fn verified_profile(app: &App, req: &Request) -> Result<Profile, ApiError> {
     .map_err(|e| match e {
         TwitterError::Refused(message) => ApiError::non_field(message),
         TwitterError::BadResponse(why) => {
-            eprintln!("restauth: unexpected answer from twitter: {why}");
+            crate::log!("restauth: unexpected answer from twitter: {why}");
             ApiError::non_field("Incorrect value")
         }
         TwitterError::Unreachable(why) => {
-            eprintln!("restauth: twitter unreachable: {why}");
+            crate::log!("restauth: twitter unreachable: {why}");
             ApiError::ProviderUnreachable("Twitter")
         }
     })

@@ -123,7 +123,7 @@ fn load(dir: Option<&Path>, name: &str, builtin: &'static str) -> Cow<'static, s
         Ok(text) => Cow::Owned(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Cow::Borrowed(builtin),
         Err(e) => {
-            eprintln!(
+            crate::log!(
                 "restauth: mail template {} is unreadable ({e}); using the built-in one",
                 path.display()
             );

@@ -477,7 +477,7 @@ fn redact_address(text: &str, address: &str, domain: &str) -> String {
 }
 
 fn log(line: &str) {
-    eprintln!("{} {line}", crate::timefmt::rfc3339(SystemClock.unix()));
+    crate::log!("{line}");
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ fn start_workers(app: &Arc<App>) -> (SyncSender<Job>, Vec<std::thread::JoinHandl
             .spawn(move || worker(&app, &rx));
         match spawned {
             Ok(h) => handles.push(h),
-            Err(e) => eprintln!("restauth: cannot start worker {n}: {e}"),
+            Err(e) => crate::log!("restauth: cannot start worker {n}: {e}"),
         }
     }
     (tx, handles)
@@ -142,7 +142,7 @@ async fn accept_loop(
     let mut shutdown = std::pin::pin!(shutdown_signal(signals()));
     if let Ok(addr) = listener.local_addr() {
         // Announced only once SIGTERM is handled (tests and supervisors wait for it).
-        eprintln!("restauth: listening on http://{addr}");
+        crate::log!("restauth: listening on http://{addr}");
     }
     let mut out_of_fds_logged = false;
     loop {
@@ -157,7 +157,7 @@ async fn accept_loop(
             }
             Err(e) if is_out_of_fds(&e) => {
                 if !out_of_fds_logged {
-                    eprintln!("restauth: out of file descriptors ({e}); new connections wait");
+                    crate::log!("restauth: out of file descriptors ({e}); new connections wait");
                     out_of_fds_logged = true;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -216,7 +216,7 @@ async fn accept_loop(
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(grace) => {
-            eprintln!("restauth: requests still running after {grace:?}; stopping anyway");
+            crate::log!("restauth: requests still running after {grace:?}; stopping anyway");
         }
     }
     Ok(stopping)
@@ -247,7 +247,7 @@ async fn shutdown_signal(signals: Signals) {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
-    eprintln!("restauth: stopping: no new connections, finishing requests in flight");
+    crate::log!("restauth: stopping: no new connections, finishing requests in flight");
 }
 
 fn is_out_of_fds(e: &std::io::Error) -> bool {

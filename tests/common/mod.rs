@@ -98,7 +98,8 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("restauth: listening on http://") {
+                // `<time> restauth: listening on http://ADDR`
+                if let Some((_, addr)) = line.split_once(" restauth: listening on http://") {
                     let _ = tx.send(addr.parse::<SocketAddr>().expect("address"));
                 }
                 sink.lock().unwrap().push(line);
