@@ -33,11 +33,77 @@ pub struct Route {
     /// Checked before the method.
     pub access: Access,
     /// Handlers by method; `HEAD` runs `GET`'s, `OPTIONS` answers DRF's
-    /// metadata unless listed; anything else is 405.
-    pub methods: &'static [(&'static str, Handler)],
+    /// metadata unless given; anything else is 405.
+    pub methods: Methods,
     /// Whether the route is served at all (a provider without credentials
     /// is 404); checked first.
     pub enabled: fn(&App) -> bool,
+}
+
+/// A route's handler for each method it serves.
+#[derive(Clone, Copy)]
+pub struct Methods {
+    /// `GET` and `HEAD`.
+    pub get: Option<Handler>,
+    /// `POST`.
+    pub post: Option<Handler>,
+    /// `PUT`.
+    pub put: Option<Handler>,
+    /// `PATCH`.
+    pub patch: Option<Handler>,
+    /// `OPTIONS`, when not DRF's metadata.
+    pub options: Option<Handler>,
+}
+
+impl Methods {
+    /// No method at all.
+    pub const NONE: Methods = Methods {
+        get: None,
+        post: None,
+        put: None,
+        patch: None,
+        options: None,
+    };
+
+    /// The handler for `method` (`HEAD` is `GET`).
+    pub fn get_handler(&self, method: &str) -> Option<Handler> {
+        match method {
+            "GET" | "HEAD" => self.get,
+            "POST" => self.post,
+            "PUT" => self.put,
+            "PATCH" => self.patch,
+            "OPTIONS" => self.options,
+            _ => None,
+        }
+    }
+}
+
+impl Route {
+    /// A path with one `POST` handler (`Allow: POST, OPTIONS`), always served.
+    pub const fn post(
+        pattern: &'static str,
+        name: &'static str,
+        access: Access,
+        handler: Handler,
+    ) -> Route {
+        Route {
+            pattern,
+            name,
+            allow: "POST, OPTIONS",
+            access,
+            methods: Methods {
+                post: Some(handler),
+                ..Methods::NONE
+            },
+            enabled: always,
+        }
+    }
+
+    /// The same route, served only while `enabled` says so.
+    pub const fn when(mut self, enabled: fn(&App) -> bool) -> Route {
+        self.enabled = enabled;
+        self
+    }
 }
 
 /// What the router established about a request.

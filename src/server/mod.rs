@@ -11,7 +11,8 @@ use crate::api::http::{Request, Response};
 
 use crate::api::auth::{authenticate, require_user};
 use crate::api::respond::options;
-use crate::api::route::{always, Access, Caller, Route};
+use crate::api::route::Access::{Anyone, TokenIfAny, User};
+use crate::api::route::{always, Caller, Methods, Route};
 use crate::api::ApiError;
 use crate::endpoints;
 use crate::App;
@@ -37,144 +38,128 @@ fn finish_timed(app: &App, req: &Request, response: Response, started: Instant) 
 
 /// Every route restauth serves (the OpenAPI document must list exactly these).
 pub const ROUTES: &[Route] = &[
-    Route {
-        pattern: "login",
-        name: "Login",
-        allow: "POST, OPTIONS",
-        access: Access::Anyone,
-        methods: &[("POST", endpoints::login::post)],
-        enabled: always,
-    },
+    Route::post("login", "Login", Anyone, endpoints::login::post),
     Route {
         pattern: "logout",
         name: "Logout",
         allow: endpoints::logout::ALLOW,
-        access: Access::TokenIfAny,
-        methods: &[
-            ("POST", endpoints::logout::post),
-            ("GET", endpoints::logout::get),
-        ],
+        access: TokenIfAny,
+        methods: Methods {
+            post: Some(endpoints::logout::post),
+            get: Some(endpoints::logout::get),
+            ..Methods::NONE
+        },
         enabled: always,
     },
     Route {
         pattern: "user",
         name: "User Details",
         allow: "GET, PUT, PATCH, HEAD, OPTIONS",
-        access: Access::User,
-        methods: &[
-            ("GET", endpoints::user::get),
-            ("PUT", endpoints::user::put),
-            ("PATCH", endpoints::user::patch),
-        ],
+        access: User,
+        methods: Methods {
+            get: Some(endpoints::user::get),
+            put: Some(endpoints::user::put),
+            patch: Some(endpoints::user::patch),
+            ..Methods::NONE
+        },
         enabled: always,
     },
+    Route::post(
+        "password/change",
+        "Password Change",
+        User,
+        endpoints::password_change::post,
+    ),
+    Route::post(
+        "password/reset",
+        "Password Reset",
+        Anyone,
+        endpoints::password_reset::post,
+    ),
+    Route::post(
+        "password/reset/confirm",
+        "Password Reset Confirm",
+        Anyone,
+        endpoints::password_reset_confirm::post,
+    ),
+    Route::post(
+        "registration",
+        "Register",
+        Anyone,
+        endpoints::registration::post,
+    ),
     Route {
-        pattern: "password/change",
-        name: "Password Change",
-        allow: "POST, OPTIONS",
-        access: Access::User,
-        methods: &[("POST", endpoints::password_change::post)],
-        enabled: always,
-    },
-    Route {
-        pattern: "password/reset",
-        name: "Password Reset",
-        allow: "POST, OPTIONS",
-        access: Access::Anyone,
-        methods: &[("POST", endpoints::password_reset::post)],
-        enabled: always,
-    },
-    Route {
-        pattern: "password/reset/confirm",
-        name: "Password Reset Confirm",
-        allow: "POST, OPTIONS",
-        access: Access::Anyone,
-        methods: &[("POST", endpoints::password_reset_confirm::post)],
-        enabled: always,
-    },
-    Route {
-        pattern: "registration",
-        name: "Register",
-        allow: "POST, OPTIONS",
-        access: Access::Anyone,
-        methods: &[("POST", endpoints::registration::post)],
-        enabled: always,
-    },
-    Route {
-        pattern: "registration/verify-email",
-        name: "Verify Email",
         // As dj-rest-auth's view lists it (HEAD is still a 405).
         allow: "POST, OPTIONS, HEAD",
-        access: Access::Anyone,
-        methods: &[("POST", endpoints::verify_email::post)],
-        enabled: always,
+        ..Route::post(
+            "registration/verify-email",
+            "Verify Email",
+            Anyone,
+            endpoints::verify_email::post,
+        )
     },
-    Route {
-        pattern: "registration/resend-email",
-        name: "Resend Email Verification",
-        allow: "POST, OPTIONS",
-        access: Access::Anyone,
-        methods: &[("POST", endpoints::resend_email::post)],
-        enabled: always,
-    },
-    Route {
-        pattern: "facebook",
-        name: "Facebook Login",
-        allow: "POST, OPTIONS",
-        access: Access::Anyone,
-        methods: &[("POST", endpoints::facebook::login)],
-        enabled: endpoints::facebook::enabled,
-    },
-    Route {
-        pattern: "facebook/connect",
-        name: "Facebook Connect",
-        allow: "POST, OPTIONS",
-        access: Access::User,
-        methods: &[("POST", endpoints::facebook::connect)],
-        enabled: endpoints::facebook::enabled,
-    },
-    Route {
-        pattern: "twitter",
-        name: "Twitter Login",
-        allow: "POST, OPTIONS",
-        access: Access::Anyone,
-        methods: &[("POST", endpoints::twitter::login)],
-        enabled: endpoints::twitter::enabled,
-    },
-    Route {
-        pattern: "twitter/connect",
-        name: "Twitter Connect",
-        allow: "POST, OPTIONS",
-        access: Access::User,
-        methods: &[("POST", endpoints::twitter::connect)],
-        enabled: endpoints::twitter::enabled,
-    },
+    Route::post(
+        "registration/resend-email",
+        "Resend Email Verification",
+        Anyone,
+        endpoints::resend_email::post,
+    ),
+    Route::post(
+        "facebook",
+        "Facebook Login",
+        Anyone,
+        endpoints::facebook::login,
+    )
+    .when(endpoints::facebook::enabled),
+    Route::post(
+        "facebook/connect",
+        "Facebook Connect",
+        User,
+        endpoints::facebook::connect,
+    )
+    .when(endpoints::facebook::enabled),
+    Route::post(
+        "twitter",
+        "Twitter Login",
+        Anyone,
+        endpoints::twitter::login,
+    )
+    .when(endpoints::twitter::enabled),
+    Route::post(
+        "twitter/connect",
+        "Twitter Connect",
+        User,
+        endpoints::twitter::connect,
+    )
+    .when(endpoints::twitter::enabled),
     Route {
         pattern: "socialaccounts",
         name: "Social Account List",
         allow: "GET, HEAD, OPTIONS",
-        access: Access::User,
-        methods: &[("GET", endpoints::social_accounts::list)],
+        access: User,
+        methods: Methods {
+            get: Some(endpoints::social_accounts::list),
+            ..Methods::NONE
+        },
         enabled: always,
     },
-    Route {
-        pattern: "socialaccounts/{id}/disconnect",
-        name: "Social Account Disconnect",
-        allow: "POST, OPTIONS",
-        access: Access::User,
-        methods: &[("POST", endpoints::social_accounts::disconnect)],
-        enabled: always,
-    },
+    Route::post(
+        "socialaccounts/{id}/disconnect",
+        "Social Account Disconnect",
+        User,
+        endpoints::social_accounts::disconnect,
+    ),
     Route {
         pattern: "schema",
         name: "Schema",
         allow: "GET, HEAD, OPTIONS",
-        access: Access::Anyone,
+        access: Anyone,
         // OPTIONS answers the document too.
-        methods: &[
-            ("GET", endpoints::schema::get),
-            ("OPTIONS", endpoints::schema::get),
-        ],
+        methods: Methods {
+            get: Some(endpoints::schema::get),
+            options: Some(endpoints::schema::get),
+            ..Methods::NONE
+        },
         enabled: always,
     },
 ];
@@ -201,18 +186,14 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
     let header = req.header("Authorization");
     let now = app.clock.unix();
     let user = match route.access {
-        Access::Anyone => None,
-        Access::TokenIfAny => app.read(|conn| authenticate(conn, header, now))?,
-        Access::User => Some(app.read(|conn| require_user(conn, header, now))?),
-    };
-    let method = match req.method() {
-        "HEAD" => "GET",
-        other => other,
+        Anyone => None,
+        TokenIfAny => app.read(|conn| authenticate(conn, header, now))?,
+        User => Some(app.read(|conn| require_user(conn, header, now))?),
     };
     let caller = Caller { params, user };
-    match route.methods.iter().find(|(m, _)| *m == method) {
-        Some((_, handler)) => handler(app, req, &caller),
-        None if method == "OPTIONS" => Ok(options(route.name, route.allow)),
+    match route.methods.get_handler(req.method()) {
+        Some(handler) => handler(app, req, &caller),
+        None if req.method() == "OPTIONS" => Ok(options(route.name, route.allow)),
         None => Err(ApiError::MethodNotAllowed {
             method: req.method().to_string(),
             allow: route.allow,
