@@ -14,32 +14,17 @@ use crate::security::throttle::{Rate, SoftlockPolicy, Throttle, Wait};
 use crate::{accounts, api, db, mail, private_fs};
 
 /// Errors that stop the server from starting.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The database could not be opened, checked or migrated.
-    Db(db::DbError),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
     /// A directory could not be created.
+    #[error("{0}")]
     Io(String),
     /// The listening socket could not be bound.
+    #[error("{0}")]
     Bind(String),
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Db(e) => write!(f, "{e}"),
-            StartError::Io(e) => f.write_str(e),
-            StartError::Bind(e) => f.write_str(e),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-impl From<db::DbError> for StartError {
-    fn from(e: db::DbError) -> Self {
-        StartError::Db(e)
-    }
 }
 
 /// Everything a request needs: configuration, database, hashing budget, server secret.

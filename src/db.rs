@@ -17,35 +17,17 @@ pub const SCHEMA: &str = include_str!("../schema.sql");
 pub const SCHEMA_VERSION: i64 = 4;
 
 /// Errors of the storage layer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// SQLite reported an error.
-    Sqlite(rusqlite::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The file was written by a newer restauth.
+    #[error("the database has schema version {found}, newer than this restauth understands ({SCHEMA_VERSION}); upgrade restauth")]
     TooNew { found: i64 },
     /// `PRAGMA quick_check` did not answer `ok`.
+    #[error("the database failed its integrity check: {0}")]
     Corrupt(String),
-}
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DbError::Sqlite(e) => write!(f, "database error: {e}"),
-            DbError::TooNew { found } => write!(
-                f,
-                "the database has schema version {found}, newer than this restauth understands ({SCHEMA_VERSION}); upgrade restauth"
-            ),
-            DbError::Corrupt(msg) => write!(f, "the database failed its integrity check: {msg}"),
-        }
-    }
-}
-
-impl std::error::Error for DbError {}
-
-impl From<rusqlite::Error> for DbError {
-    fn from(e: rusqlite::Error) -> Self {
-        DbError::Sqlite(e)
-    }
 }
 
 /// Opens one connection with restauth's pragmas.
@@ -122,41 +104,20 @@ pub struct BackupReport {
 
 /// Why [`backup`] failed. Nothing is left at the destination in any case
 /// (a file that existed before is never touched).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     /// The destination already exists.
+    #[error("{} already exists; refusing to overwrite it (choose a new name)", .0.display())]
     Exists(PathBuf),
     /// The destination could not be created, synced or checked.
+    #[error("cannot write the backup {}: {}", .0.display(), .1)]
     Io(PathBuf, std::io::Error),
     /// SQLite failed while copying or checking.
-    Sqlite(rusqlite::Error),
+    #[error("backup failed: database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The copy did not pass `PRAGMA quick_check`.
+    #[error("backup failed: the copy did not pass its check: {0}")]
     Corrupt(String),
-}
-
-impl std::fmt::Display for BackupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BackupError::Exists(p) => write!(
-                f,
-                "{} already exists; refusing to overwrite it (choose a new name)",
-                p.display()
-            ),
-            BackupError::Io(p, e) => write!(f, "cannot write the backup {}: {e}", p.display()),
-            BackupError::Sqlite(e) => write!(f, "backup failed: database error: {e}"),
-            BackupError::Corrupt(msg) => {
-                write!(f, "backup failed: the copy did not pass its check: {msg}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for BackupError {}
-
-impl From<rusqlite::Error> for BackupError {
-    fn from(e: rusqlite::Error) -> Self {
-        BackupError::Sqlite(e)
-    }
 }
 
 /// Writes a consistent copy of the database behind `conn` to `dest`, a new file.

@@ -12,39 +12,18 @@ pub mod tokens;
 pub mod users;
 
 /// Errors of the domain layer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     /// The database failed.
-    Db(rusqlite::Error),
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
     /// The OS random source failed.
-    Random(std::io::Error),
+    #[error("random source failed: {0}")]
+    Random(#[from] std::io::Error),
     /// Another user already has this username (case-insensitively).
+    #[error("A user with that username already exists.")]
     UsernameTaken,
     /// No such user.
+    #[error("no such user")]
     NoSuchUser,
-}
-
-impl std::fmt::Display for AccountError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AccountError::Db(e) => write!(f, "database error: {e}"),
-            AccountError::Random(e) => write!(f, "random source failed: {e}"),
-            AccountError::UsernameTaken => f.write_str("A user with that username already exists."),
-            AccountError::NoSuchUser => f.write_str("no such user"),
-        }
-    }
-}
-
-impl std::error::Error for AccountError {}
-
-impl From<rusqlite::Error> for AccountError {
-    fn from(e: rusqlite::Error) -> Self {
-        AccountError::Db(e)
-    }
-}
-
-impl From<std::io::Error> for AccountError {
-    fn from(e: std::io::Error) -> Self {
-        AccountError::Random(e)
-    }
 }

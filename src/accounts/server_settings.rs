@@ -37,14 +37,9 @@ pub struct Secret {
 }
 
 /// Why the secret could not be set up; the message names the file.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct SecretError(pub String);
-
-impl std::fmt::Display for SecretError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The configured secret if any, else the one in `file`; a key stored in the
 /// database is moved to `file` (if `file` has none yet) and erased from the

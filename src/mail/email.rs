@@ -15,14 +15,9 @@ use sha2::{Digest, Sha256};
 use super::outbox::DueMessage;
 
 /// Why a message could not be built. Always permanent: retrying cannot fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct BuildError(pub String);
-
-impl std::fmt::Display for BuildError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Builds the message for `row`, from `from` (a mailbox such as `Site <noreply@example.com>`).
 pub fn build(from: &Mailbox, row: &DueMessage) -> Result<lettre::Message, BuildError> {

@@ -43,18 +43,11 @@ struct Job {
 }
 
 /// Why serving stopped.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The runtime or the listener could not be set up, or the listener died.
+    #[error("{0}")]
     Io(String),
-}
-
-impl std::fmt::Display for ServeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ServeError::Io(e) => f.write_str(e),
-        }
-    }
 }
 
 /// Serves `listener` until SIGTERM or SIGINT; then stops accepting, lets

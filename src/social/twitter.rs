@@ -52,27 +52,18 @@ pub struct Profile {
 }
 
 /// Why the token could not be verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TwitterError {
     /// The provider answered, but not 200: the message to show the client.
+    #[error("twitter refused the token: {0}")]
     Refused(String),
     /// Network failure or timeout (or no random source for the nonce).
+    #[error("twitter unreachable: {0}")]
     Unreachable(String),
     /// A 200 whose body is not a usable profile.
+    #[error("twitter bad response: {0}")]
     BadResponse(String),
 }
-
-impl std::fmt::Display for TwitterError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TwitterError::Refused(m) => write!(f, "twitter refused the token: {m}"),
-            TwitterError::Unreachable(m) => write!(f, "twitter unreachable: {m}"),
-            TwitterError::BadResponse(m) => write!(f, "twitter bad response: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for TwitterError {}
 
 /// Verifies the user's access token and token secret with the provider and
 /// returns the profile; `now` (Unix seconds) is the request's `oauth_timestamp`.
