@@ -147,7 +147,11 @@ impl ApiError {
             .with_additional_header("Allow", *allow),
             ApiError::Throttled(wait) => json_response(
                 429,
-                &json!({ "detail": format!("Request was throttled. Expected available in {wait} seconds.") }),
+                // DRF's ngettext: "1 second", "2 seconds".
+                &json!({ "detail": format!(
+                    "Request was throttled. Expected available in {wait} second{}.",
+                    if *wait == 1 { "" } else { "s" }
+                ) }),
             )
             .with_additional_header("Retry-After", wait.to_string()),
             ApiError::Busy => json_response(
