@@ -293,6 +293,25 @@ run_wrk() {
     wrk_result "$name" "$conns" "$(($(cpu_ticks "$pid") - c0))" "$(($(machine_busy) - m0))" "$t0" "$(date +%s.%N)"
 }
 
+# flood_start NAME SCRIPT [SCRIPT ARGS...]: FLOOD_CONNS connections of wrk on POST /login/ in the
+# background, outlasting the measured run by a second on each side; flood_end NAME collects it.
+flood_start() {
+    local name=$1 script=$2
+    shift 2
+    FLOOD_C0=$(cpu_ticks "$SERVER")
+    FLOOD_M0=$(machine_busy)
+    FLOOD_T0=$(date +%s.%N)
+    wrk -t1 -c"$FLOOD_CONNS" -d"$((DURATION + 2))s" --timeout 120s -s "$script" "http://$ADDR/rest-auth/login/" ${1:+--} "$@" \
+        >"$TMP/$name.wrk.txt" 2>&1 &
+    FLOOD_PID=$!
+    PIDS+=("$FLOOD_PID")
+    sleep 1
+}
+flood_end() {
+    wait "$FLOOD_PID" || { cat "$TMP/$1.wrk.txt" >&2; die "flood wrk failed ($1)"; }
+    wrk_result "$1" "$FLOOD_CONNS" "$(($(cpu_ticks "$SERVER") - FLOOD_C0))" "$(($(machine_busy) - FLOOD_M0))" "$FLOOD_T0" "$(date +%s.%N)"
+}
+
 # Logs in as bench0000001 and prints the key.
 login_key() {
     local out
@@ -431,17 +450,9 @@ say "scenario 3: GET /user/ ($GET_CONNS connections) while $FLOOD_CONNS connecti
 wait_idle "$SERVER"
 # The flood starts first and outlasts the measured GET run by a second on each side.
 prime "$((FLOOD_CONNS + GET_CONNS))"
-FC0=$(cpu_ticks "$SERVER")
-FM0=$(machine_busy)
-FT0=$(date +%s.%N)
-wrk -t1 -c"$FLOOD_CONNS" -d"$((DURATION + 2))s" --timeout 120s -s "$TMP/login.lua" "http://$ADDR/rest-auth/login/" -- "$USERS_SMALL" \
-    >"$TMP/s3_flood.wrk.txt" 2>&1 &
-FLOOD_PID=$!
-PIDS+=("$FLOOD_PID")
-sleep 1
+flood_start s3_flood "$TMP/login.lua" "$USERS_SMALL"
 run_wrk s3_get_flood "$SERVER" "$GET_CONNS" "$(min "$WRK_THREADS" "$GET_CONNS")" 30 "$DURATION" "$TMP/get.lua" "http://$ADDR/rest-auth/user/"
-wait "$FLOOD_PID" || { cat "$TMP/s3_flood.wrk.txt" >&2; die "flood wrk failed"; }
-wrk_result s3_flood "$FLOOD_CONNS" "$(($(cpu_ticks "$SERVER") - FC0))" "$(($(machine_busy) - FM0))" "$FT0" "$(date +%s.%N)"
+flood_end s3_flood
 brief s3_get_flood
 brief s3_flood
 wait_idle "$SERVER"
@@ -481,17 +492,9 @@ brief s5_legit
 wait_idle "$SERVER"
 say "scenario 5: the same while $FLOOD_CONNS connections send wrong guesses from one address"
 prime "$((FLOOD_CONNS + LEGIT_CONNS))"
-AC0=$(cpu_ticks "$SERVER")
-AM0=$(machine_busy)
-AT0=$(date +%s.%N)
-wrk -t1 -c"$FLOOD_CONNS" -d"$((DURATION + 2))s" --timeout 120s -s "$TMP/attack.lua" "http://$ADDR/rest-auth/login/" \
-    >"$TMP/s5_attack.wrk.txt" 2>&1 &
-ATTACK_PID=$!
-PIDS+=("$ATTACK_PID")
-sleep 1
+flood_start s5_attack "$TMP/attack.lua"
 run_wrk s5_legit_attacked "$SERVER" "$LEGIT_CONNS" 1 60 "$DURATION" "$TMP/legit.lua" "http://$ADDR/rest-auth/login/" "$USERS_SMALL"
-wait "$ATTACK_PID" || { cat "$TMP/s5_attack.wrk.txt" >&2; die "attack wrk failed"; }
-wrk_result s5_attack "$FLOOD_CONNS" "$(($(cpu_ticks "$SERVER") - AC0))" "$(($(machine_busy) - AM0))" "$AT0" "$(date +%s.%N)"
+flood_end s5_attack
 brief s5_legit_attacked
 brief s5_attack
 stop_server "$SERVER"
