@@ -440,20 +440,25 @@ fn a_client_that_never_reads_its_answers_loses_its_connection_at_the_write_deadl
         held.push(c);
     }
     // While the four hold every slot, newcomers are refused ...
-    let mut refused = false;
+    let mut refused = None;
     for _ in 0..50 {
-        if exchange(
+        let answer = exchange(
             &s,
             b"GET /rest-auth/user/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .starts_with("HTTP/1.1 503")
-        {
-            refused = true;
+        );
+        if answer.starts_with("HTTP/1.1 503") {
+            refused = Some(answer);
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(refused, "the stuck connections never held the slots");
+    let refused = refused.expect("the stuck connections never held the slots");
+    // The same 503 as a full queue: JSON, Retry-After.
+    assert!(refused.contains("Retry-After: 1\r\n"), "{refused}");
+    assert!(
+        refused.ends_with(r#"{"detail":"The server is busy; try again shortly."}"#),
+        "{refused}"
+    );
     // ... until the write deadline frees them, with the stuck clients still connected.
     let started = Instant::now();
     let mut answered = false;

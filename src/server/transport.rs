@@ -259,14 +259,23 @@ fn is_per_connection(e: &std::io::Error) -> bool {
 
 /// Answers a connection over `max_connections` with 503 and closes it.
 async fn refuse_busy(stream: tokio::net::TcpStream) {
+    use std::fmt::Write as _;
     use tokio::io::AsyncWriteExt;
-    let body = r#"{"detail": "The server is busy; try again shortly."}"#;
-    let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    // Written without reading the request: the connection holds no slot.
+    let busy = ApiError::Busy.to_response();
+    let mut head = format!("HTTP/1.1 {} Service Unavailable\r\n", busy.status_code);
+    for (name, value) in &busy.headers {
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
+    let _ = write!(
+        head,
+        "Connection: close\r\nContent-Length: {}\r\n\r\n",
+        busy.body.len()
     );
+    let mut answer = head.into_bytes();
+    answer.extend_from_slice(&busy.body);
     let mut stream = stream;
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer.as_bytes())).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&answer)).await;
 }
 
 /// Everything between hyper and a worker: limits, body, queue, conversion.
