@@ -85,11 +85,11 @@ pub struct SocialConfig {
     pub twitter: TwitterProviderConfig,
 }
 
-/// `[social.facebook]`; `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq)]
+/// `[social.facebook]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FacebookProviderConfig {
     pub app_id: String,
-    pub app_secret: String,
+    pub app_secret: Secret,
     /// Graph API base URL, no trailing slash.
     pub graph_url: String,
     /// `redirect_uri` of the code flow.
@@ -97,11 +97,11 @@ pub struct FacebookProviderConfig {
     pub timeout: Duration,
 }
 
-/// `[social.twitter]`; `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq)]
+/// `[social.twitter]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwitterProviderConfig {
     pub consumer_key: String,
-    pub consumer_secret: String,
+    pub consumer_secret: Secret,
     /// API base URL, no trailing slash.
     pub api_url: String,
     pub timeout: Duration,
@@ -125,7 +125,7 @@ impl Default for FacebookProviderConfig {
     fn default() -> Self {
         FacebookProviderConfig {
             app_id: String::new(),
-            app_secret: String::new(),
+            app_secret: Secret::default(),
             graph_url: "https://graph.facebook.com/v19.0".to_string(),
             callback_url: String::new(),
             timeout: Duration::from_secs(10),
@@ -137,41 +137,10 @@ impl Default for TwitterProviderConfig {
     fn default() -> Self {
         TwitterProviderConfig {
             consumer_key: String::new(),
-            consumer_secret: String::new(),
+            consumer_secret: Secret::default(),
             api_url: "https://api.x.com".to_string(),
             timeout: Duration::from_secs(10),
         }
-    }
-}
-
-fn redacted(secret: &str) -> &'static str {
-    if secret.is_empty() {
-        "<empty>"
-    } else {
-        "<redacted>"
-    }
-}
-
-impl fmt::Debug for FacebookProviderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FacebookProviderConfig")
-            .field("app_id", &self.app_id)
-            .field("app_secret", &redacted(&self.app_secret))
-            .field("graph_url", &self.graph_url)
-            .field("callback_url", &self.callback_url)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-impl fmt::Debug for TwitterProviderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TwitterProviderConfig")
-            .field("consumer_key", &self.consumer_key)
-            .field("consumer_secret", &redacted(&self.consumer_secret))
-            .field("api_url", &self.api_url)
-            .field("timeout", &self.timeout)
-            .finish()
     }
 }
 
@@ -217,11 +186,10 @@ pub struct DatabaseConfig {
     pub busy_timeout: Duration,
 }
 
-/// `Debug` is written by hand so that `secret_key` never reaches a log.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityConfig {
     /// `""` = read from [`SecurityConfig::secret_key_file`], generated there on first start.
-    pub secret_key: String,
+    pub secret_key: Secret,
     /// Where the generated secret lives; `None` = `restauth.secret` beside the database file.
     pub secret_key_file: Option<PathBuf>,
     pub password_iterations: u32,
@@ -298,17 +266,54 @@ pub struct MailConfig {
     pub smtp: SmtpConfig,
 }
 
-/// `Debug` is written by hand so that `password` never reaches a log.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpConfig {
     pub host: String,
     pub port: u16,
     pub security: SmtpSecurity,
     /// `""` = no authentication.
     pub username: String,
-    pub password: String,
+    pub password: Secret,
     /// Connection and per-command timeout.
     pub timeout: Duration,
+}
+
+/// A secret (key, password): `Debug` and `Display` show `<redacted>` (or
+/// `<empty>`), never the value; [`Secret::expose`] gives it to the code that uses it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it (never for a log).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<empty>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
 }
 
 /// A configuration error; the message names the key and the source of the bad value.
@@ -367,7 +372,7 @@ impl Default for DatabaseConfig {
 impl Default for SecurityConfig {
     fn default() -> Self {
         SecurityConfig {
-            secret_key: String::new(),
+            secret_key: Secret::default(),
             secret_key_file: None,
             password_iterations: 1_000_000,
             max_concurrent_hashes: 0,
@@ -416,7 +421,7 @@ impl Default for SmtpConfig {
             port: 587,
             security: SmtpSecurity::Starttls,
             username: String::new(),
-            password: String::new(),
+            password: Secret::default(),
             timeout: Duration::from_secs(10),
         }
     }
@@ -440,40 +445,6 @@ impl SecurityConfig {
         } else {
             self.max_concurrent_hashes
         }
-    }
-}
-
-impl fmt::Debug for SecurityConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret = if self.secret_key.is_empty() {
-            "<empty>"
-        } else {
-            "<redacted>"
-        };
-        f.debug_struct("SecurityConfig")
-            .field("secret_key", &secret)
-            .field("secret_key_file", &self.secret_key_file)
-            .field("password_iterations", &self.password_iterations)
-            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
-            .finish()
-    }
-}
-
-impl fmt::Debug for SmtpConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let password = if self.password.is_empty() {
-            "<empty>"
-        } else {
-            "<redacted>"
-        };
-        f.debug_struct("SmtpConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("username", &self.username)
-            .field("password", &password)
-            .field("timeout", &self.timeout)
-            .finish()
     }
 }
 
@@ -766,7 +737,7 @@ const KEYS: &[Key] = &[
         name: "secret_key",
         set: |c, raw| {
             // Never echo this value: `string()` only reports the type on mismatch.
-            c.security.secret_key = raw.string()?.to_string();
+            c.security.secret_key = Secret::from(raw.string()?);
             Ok(())
         },
     },
@@ -1023,7 +994,7 @@ const KEYS: &[Key] = &[
         name: "password",
         set: |c, raw| {
             // Never echo this value: `string()` only reports the type on mismatch.
-            c.mail.smtp.password = raw.string()?.to_string();
+            c.mail.smtp.password = Secret::from(raw.string()?);
             Ok(())
         },
     },
@@ -1048,7 +1019,7 @@ const KEYS: &[Key] = &[
         name: "app_secret",
         set: |c, raw| {
             // Never echo this value: `string()` only reports the type on mismatch.
-            c.social.facebook.app_secret = raw.string()?.to_string();
+            c.social.facebook.app_secret = Secret::from(raw.string()?);
             Ok(())
         },
     },
@@ -1089,7 +1060,7 @@ const KEYS: &[Key] = &[
         name: "consumer_secret",
         set: |c, raw| {
             // Never echo this value: `string()` only reports the type on mismatch.
-            c.social.twitter.consumer_secret = raw.string()?.to_string();
+            c.social.twitter.consumer_secret = Secret::from(raw.string()?);
             Ok(())
         },
     },
@@ -1694,7 +1665,7 @@ mod tests {
         assert_eq!(c.server.max_body_bytes, 65_536);
         assert_eq!(c.database.path, PathBuf::from("restauth.sqlite3"));
         assert_eq!(c.database.busy_timeout, Duration::from_secs(5));
-        assert_eq!(c.security.secret_key, "");
+        assert_eq!(c.security.secret_key.expose(), "");
         assert_eq!(c.security.password_iterations, 1_000_000);
         assert_eq!(c.security.max_concurrent_hashes, 0);
         assert!(c.security.effective_max_concurrent_hashes() >= 1);
@@ -1732,7 +1703,7 @@ mod tests {
         assert_eq!(c.mail.smtp.port, 587);
         assert_eq!(c.mail.smtp.security, SmtpSecurity::Starttls);
         assert_eq!(c.mail.smtp.username, "");
-        assert_eq!(c.mail.smtp.password, "");
+        assert_eq!(c.mail.smtp.password.expose(), "");
         assert_eq!(c.mail.smtp.timeout, Duration::from_secs(10));
     }
 
@@ -1840,7 +1811,7 @@ mod tests {
             PathBuf::from("/var/lib/restauth/db.sqlite3")
         );
         assert_eq!(c.database.busy_timeout, Duration::from_millis(250));
-        assert_eq!(c.security.secret_key, "s3cr3t-file");
+        assert_eq!(c.security.secret_key.expose(), "s3cr3t-file");
         assert_eq!(c.security.password_iterations, 600_000);
         assert_eq!(c.security.max_concurrent_hashes, 2);
         assert_eq!(c.security.effective_max_concurrent_hashes(), 2);
@@ -1878,7 +1849,7 @@ mod tests {
         assert_eq!(c.mail.smtp.port, 465);
         assert_eq!(c.mail.smtp.security, SmtpSecurity::Tls);
         assert_eq!(c.mail.smtp.username, "mailer");
-        assert_eq!(c.mail.smtp.password, "smtp-pass-file");
+        assert_eq!(c.mail.smtp.password.expose(), "smtp-pass-file");
         assert_eq!(c.mail.smtp.timeout, Duration::from_secs(30));
     }
 
@@ -1937,7 +1908,7 @@ mod tests {
         assert_eq!(c.server.max_body_bytes, 2048);
         assert_eq!(c.database.path, PathBuf::from("env.sqlite3"));
         assert_eq!(c.database.busy_timeout, Duration::from_secs(10));
-        assert_eq!(c.security.secret_key, "from-env");
+        assert_eq!(c.security.secret_key.expose(), "from-env");
         assert_eq!(c.security.password_iterations, 1000);
         assert_eq!(c.security.max_concurrent_hashes, 7);
         assert_eq!(
@@ -1968,7 +1939,7 @@ mod tests {
         assert_eq!(c.mail.smtp.port, 2525);
         assert_eq!(c.mail.smtp.security, SmtpSecurity::None);
         assert_eq!(c.mail.smtp.username, "env-user");
-        assert_eq!(c.mail.smtp.password, "env-smtp-secret");
+        assert_eq!(c.mail.smtp.password.expose(), "env-smtp-secret");
         assert_eq!(c.mail.smtp.timeout, Duration::from_millis(500));
     }
 
@@ -1980,7 +1951,7 @@ mod tests {
             &env_of(&[("RESTAUTH_MAIL_SMTP_PASSWORD", "from-env")]),
         )
         .unwrap();
-        assert_eq!(c.mail.smtp.password, "from-env");
+        assert_eq!(c.mail.smtp.password.expose(), "from-env");
         assert_eq!(c.mail.smtp.port, 25);
         // Inline-table and dotted-key spellings of the same section work too.
         let c = file("[mail]\nsmtp = { port = 2525 }\n").unwrap();
@@ -2139,7 +2110,7 @@ mod tests {
     fn debug_redacts_the_smtp_password() {
         let mut c = Config::default();
         assert!(format!("{:?}", c.mail.smtp).contains("password: \"<empty>\""));
-        c.mail.smtp.password = "smtp-hunter2".to_string();
+        c.mail.smtp.password = Secret::from("smtp-hunter2");
         c.mail.smtp.username = "mailer".to_string();
         for shown in [
             format!("{c:?}"),
@@ -2171,7 +2142,7 @@ mod tests {
         let c = Config::from_toml_str(text, &env).unwrap();
         assert_eq!(c.server.bind, "10.0.0.2:81");
         assert_eq!(c.server.workers, 2); // from the file, no env override
-        assert_eq!(c.security.secret_key, "env");
+        assert_eq!(c.security.secret_key.expose(), "env");
     }
 
     #[test]
@@ -2608,7 +2579,7 @@ mod tests {
     fn debug_redacts_the_secret_key() {
         let mut c = Config::default();
         assert!(format!("{:?}", c.security).contains("secret_key: \"<empty>\""));
-        c.security.secret_key = "topsecret-value-123".to_string();
+        c.security.secret_key = Secret::from("topsecret-value-123");
         for shown in [
             format!("{c:?}"),
             format!("{c:#?}"),

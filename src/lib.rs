@@ -81,7 +81,7 @@ impl App {
         let secret_file = config.security.secret_key_path(&db_path);
         let secret = accounts::server_settings::load_secret(
             &conn,
-            &config.security.secret_key,
+            config.security.secret_key.expose(),
             &secret_file,
         )
         .map_err(|e| StartError::Io(format!("cannot set up the server secret: {e}")))?;
