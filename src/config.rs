@@ -20,6 +20,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 /// The whole configuration; see `auth.toml` for what each key does.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
@@ -154,8 +156,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
-    /// Addresses (or CIDR ranges) of reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed; a bare address is a /32 or /128.
+    pub trusted_proxies: Vec<IpNet>,
     /// Exact origins (`https://app.example.com`) allowed by CORS; empty = no CORS headers.
     pub cors_allowed_origins: Vec<String>,
     /// Send `Access-Control-Allow-Credentials: true` to allowed origins.
@@ -345,7 +347,10 @@ impl Default for ServerConfig {
             prefix: "/rest-auth".to_string(),
             workers: available_cpus().saturating_mul(4).max(4),
             max_body_bytes: 65_536,
-            trusted_proxies: vec!["127.0.0.0/8".to_string(), "::1".to_string()],
+            trusted_proxies: vec![
+                parse_cidr("127.0.0.0/8").unwrap(),
+                parse_cidr("::1").unwrap(),
+            ],
             cors_allowed_origins: Vec::new(),
             cors_allow_credentials: false,
             read_timeout: Duration::from_secs(5),
@@ -1085,10 +1090,8 @@ const KEYS: &[Key] = &[
         name: "trusted_proxies",
         set: |c, raw| {
             let list = raw.list()?;
-            for item in &list {
-                crate::api::client::parse_cidr(item)?;
-            }
-            c.server.trusted_proxies = list.iter().map(|s| s.trim().to_string()).collect();
+            c.server.trusted_proxies =
+                list.into_iter().map(parse_cidr).collect::<Result<_, _>>()?;
             Ok(())
         },
     },
@@ -1532,6 +1535,24 @@ fn normalize_prefix(s: &str) -> Result<String, String> {
         ));
     }
     Ok(trimmed.to_string())
+}
+
+/// `10.0.0.0/8`, `fd00::/8`, or a bare address (`10.0.0.1`, `::1`) for that address alone.
+pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    let bad =
+        || format!("expected an IP address or CIDR range such as \"10.0.0.0/8\", found {s:?}");
+    let (addr, bits) = match s.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s, None),
+    };
+    let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(bad)?,
+        None => max,
+    };
+    IpNet::new(addr, bits).map_err(|_| bad())
 }
 
 fn parse_login_methods(items: &[&str]) -> Result<Vec<LoginMethod>, String> {

@@ -69,7 +69,7 @@ pub struct App {
     /// Request rates and account softlocks (in memory).
     pub throttle: Throttle,
     /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<api::client::Cidr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl App {
@@ -111,12 +111,7 @@ impl App {
             policy,
             config.throttle.max_tracked_keys,
         );
-        let trusted_proxies = config
-            .server
-            .trusted_proxies
-            .iter()
-            .filter_map(|p| api::client::parse_cidr(p).ok())
-            .collect();
+        let trusted_proxies = config.server.trusted_proxies.clone();
         Ok(App {
             config,
             pool,
