@@ -6,8 +6,8 @@
 //! Each key is declared once, in `sections!`: its type, default and parser
 //! (`deserialize_with`, a bounded duration's `with` module, or its type's own
 //! `Deserialize`); `auth.toml` documents it. `Config::default()` serialised to
-//! a TOML table is the schema that the rest is derived from: unknown sections
-//! and keys in the file are named with what their section accepts, every key
+//! a TOML table is the schema the rest derives from: unknown sections and keys
+//! (rejected by serde) are named with what their section accepts, every key
 //! gets its variable, whose text is read as the default's TOML type (true or
 //! false, an integer, a comma-separated list, else text), and a `RESTAUTH_*`
 //! variable that names no key comes back as a warning.
@@ -436,15 +436,15 @@ fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
             ))
         };
         table = text.parse().map_err(syntax)?;
-        check_keys(&schema, &table, name)?;
+        sections_are_tables(&schema, &table, name)?;
         let file = toml::Deserializer::parse(text).map_err(syntax)?;
+        // The first problem in the file's order: an unknown key, or a bad value.
         serde_path_to_error::deserialize::<_, Config>(file).map_err(|e| {
-            let at = at(text, e.inner().span());
-            invalid(
-                &e.path().to_string(),
-                &format!("in {name}{at}"),
-                e.inner().message(),
-            )
+            let key = e.path().to_string();
+            unknown(&schema, &table, &key, name).unwrap_or_else(|| {
+                let at = at(text, e.inner().span());
+                invalid(&key, &format!("in {name}{at}"), e.inner().message())
+            })
         })?;
     }
 
@@ -509,46 +509,54 @@ fn entries(table: &Table) -> Vec<(String, &Value)> {
     out
 }
 
-/// Rejects what the schema has no place for: unknown sections and keys, and a
-/// section written as a plain value. (A plain key written as a table is left
-/// to its parser, which names the type it expected.)
-fn check_keys(schema: &Table, file: &Table, name: &str) -> Result<(), ConfigError> {
+/// Every section of the file is a table (serde would also read one from an array).
+fn sections_are_tables(schema: &Table, file: &Table, name: &str) -> Result<(), ConfigError> {
+    let file = entries(file);
+    for (section, _) in entries(schema).iter().filter(|(_, v)| v.is_table()) {
+        if let Some((_, value)) = file.iter().find(|(k, v)| k == section && !v.is_table()) {
+            let found = type_name(value);
+            let msg =
+                format!("\"{section}\" in {name} must be a table ([{section}]), found {found}");
+            return Err(ConfigError(msg));
+        }
+    }
+    Ok(())
+}
+
+/// The error for the dotted `key` of the file if the schema has no such key or
+/// section, naming what is known instead.
+fn unknown(schema: &Table, file: &Table, key: &str, name: &str) -> Option<ConfigError> {
     let known = entries(schema);
+    if known.iter().any(|(k, _)| k == key) {
+        return None;
+    }
+    let value = entries(file).into_iter().find(|(k, _)| k == key)?.1;
     let sections: Vec<&str> = known
         .iter()
         .filter(|(_, v)| v.is_table())
         .map(|(k, _)| k.as_str())
         .collect();
-    for (key, value) in entries(file) {
-        let expected = known.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-        let msg = match (expected, key.rsplit_once('.')) {
-            (Some(Value::Table(_)), _) if !value.is_table() => {
-                let found = type_name(value);
-                format!("\"{key}\" in {name} must be a table ([{key}]), found {found}")
-            }
-            (Some(_), _) => continue,
-            (None, Some((parent, _))) if !sections.contains(&parent) => continue,
-            (None, Some((parent, _))) => {
-                let prefix = format!("{parent}.");
-                let accepted: Vec<&str> = known
-                    .iter()
-                    .filter_map(|(k, _)| k.strip_prefix(&prefix).filter(|k| !k.contains('.')))
-                    .collect();
-                let accepted = accepted.join(", ");
-                format!("unknown key \"{key}\" in {name}; [{parent}] accepts: {accepted}")
-            }
-            (None, None) if value.is_table() => {
-                let all = sections.join(", ");
-                format!("unknown section \"{key}\" in {name}; known sections: {all}")
-            }
-            (None, None) => {
-                let all = sections.join(", ");
-                format!("unknown key \"{key}\" in {name}; keys belong in one of the sections {all}")
-            }
-        };
-        return Err(ConfigError(msg));
-    }
-    Ok(())
+    let sections = sections.join(", ");
+    let msg = match key.rsplit_once('.') {
+        Some((section, _)) => {
+            let prefix = format!("{section}.");
+            let accepted: Vec<&str> = known
+                .iter()
+                .filter_map(|(k, _)| k.strip_prefix(&prefix).filter(|k| !k.contains('.')))
+                .collect();
+            let accepted = accepted.join(", ");
+            format!("unknown key \"{key}\" in {name}; [{section}] accepts: {accepted}")
+        }
+        None if value.is_table() => {
+            format!("unknown section \"{key}\" in {name}; known sections: {sections}")
+        }
+        None => {
+            format!(
+                "unknown key \"{key}\" in {name}; keys belong in one of the sections {sections}"
+            )
+        }
+    };
+    Some(ConfigError(msg))
 }
 
 /// A variable's text as a TOML value of the default's type.
