@@ -11,7 +11,7 @@ use crate::config::{self, Config};
 use crate::security::hash_limiter::HashLimiter;
 use crate::security::password::{self, Verified};
 use crate::security::throttle::{Rate, SoftlockPolicy, Throttle, Wait};
-use crate::{accounts, api, db, mail, private_fs};
+use crate::{accounts, db, mail, private_fs};
 
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,7 @@ pub struct App {
     /// The one clock (the throttle's too).
     pub clock: Arc<dyn Clock>,
     /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<api::client::Cidr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl App {
@@ -56,7 +56,7 @@ impl App {
         let secret_file = config.security.secret_key_path(&db_path);
         let secret = accounts::server_settings::load_secret(
             &conn,
-            &config.security.secret_key,
+            config.security.secret_key.expose(),
             &secret_file,
         )
         .map_err(|e| StartError::Io(format!("cannot set up the server secret: {e}")))?;
@@ -83,12 +83,7 @@ impl App {
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let throttle = Throttle::new(clock.clone(), policy, config.throttle.max_tracked_keys);
-        let trusted_proxies = config
-            .server
-            .trusted_proxies
-            .iter()
-            .filter_map(|p| api::client::parse_cidr(p).ok())
-            .collect();
+        let trusted_proxies = config.server.trusted_proxies.clone();
         Ok(App {
             config,
             pool,

@@ -3,15 +3,19 @@
 //! Precedence, lowest to highest: built-in defaults, then the file, then
 //! `RESTAUTH_<SECTION>_<KEY>` environment variables (e.g. `RESTAUTH_SERVER_BIND`).
 //!
-//! The file is parsed into a `toml::Table` and walked against [`KEYS`], the one
-//! list of every known key. That list drives everything: unknown sections and keys
-//! are rejected with their full dotted name, every key gets an environment
-//! override with the same parsing and validation, and errors always name the key
-//! and where the bad value came from (the file or the environment variable).
+//! Each key is declared once, in `sections!`: its type, default and parser
+//! (`deserialize_with`, a bounded duration's `with` module, or its type's own
+//! `Deserialize`); `auth.toml` documents it. `Config::default()` serialised to
+//! a TOML table is the schema the rest derives from: unknown sections and keys
+//! (rejected by serde) are named with what their section accepts, every key
+//! gets its variable, whose text is read as the default's TOML type (true or
+//! false, an integer, a comma-separated list, else text), and a `RESTAUTH_*`
+//! variable that names no key comes back as a warning.
 //!
-//! Validation happens as each value is read, so a `Config` that comes out of
-//! [`Config::load`] is valid. `secret_key` and `mail.smtp.password` are never
-//! printed: not in `Debug` output, not in error messages.
+//! Errors name the key and where the bad value came from: the file with line
+//! and column, or the variable. The file is validated alone, then with the
+//! variables laid over it, so a loaded `Config` is valid. [`Secret`]s are never
+//! printed: not by `Debug`, not in errors (a wrong value is named by its type).
 //!
 //! Sections may nest one level (`[mail.smtp]`); a nested section's variables
 //! join the names with `_`: `RESTAUTH_MAIL_SMTP_PASSWORD`.
@@ -20,91 +24,317 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The whole configuration; see `auth.toml` for what each key does.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Config {
-    pub server: ServerConfig,
-    pub database: DatabaseConfig,
-    pub security: SecurityConfig,
-    pub accounts: AccountsConfig,
-    pub mail: MailConfig,
-    pub social: SocialConfig,
-    pub throttle: ThrottleConfig,
-}
-
-/// `[throttle]`: rates per client address (and per account or address where named), and the softlock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottleConfig {
-    pub enabled: bool,
-    /// login/, facebook/, twitter/ per client address.
-    pub login: Rate,
-    pub registration: Rate,
-    pub password_reset: Rate,
-    /// Reset mails per target address.
-    pub password_reset_per_email: Rate,
-    pub resend_email: Rate,
-    /// Confirmation mails per target address.
-    pub resend_email_per_email: Rate,
-    pub verify_email: Rate,
-    /// Registrations (each one sends a confirmation mail) per target address.
-    pub registration_per_email: Rate,
-    /// Counters and softlocks kept in memory, each; beyond it the least recently used is forgotten.
-    pub max_tracked_keys: usize,
-    pub softlock_threshold: u32,
-    pub softlock_base: Duration,
-    pub softlock_max: Duration,
-}
+use ipnet::IpNet;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use toml::{Table, Value};
 
 pub use crate::security::throttle::Rate;
 
-impl Default for ThrottleConfig {
-    fn default() -> Self {
-        let rate = |s: &str| Rate::parse(s).expect("built-in rate");
-        ThrottleConfig {
-            enabled: true,
-            login: rate("20/min"),
-            registration: rate("10/h"),
-            password_reset: rate("10/h"),
-            password_reset_per_email: rate("3/h"),
-            resend_email: rate("10/h"),
-            resend_email_per_email: rate("3/h"),
-            verify_email: rate("30/min"),
-            registration_per_email: rate("3/h"),
-            max_tracked_keys: 50_000,
-            softlock_threshold: 5,
-            softlock_base: Duration::from_secs(1),
-            softlock_max: Duration::from_secs(900),
+/// Declares sections, each key once: `#[parser] name: Type = default`. A
+/// section rejects unknown keys, and missing ones keep their defaults.
+macro_rules! sections {
+    ($($(#[$meta:meta])* pub struct $name:ident {
+        $($(#[$key_meta:meta])* $key:ident: $type:ty = $default:expr,)*
+    })*) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            $($(#[$key_meta])* pub $key: $type,)*
         }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $($key: $default,)* }
+            }
+        }
+    )*};
+}
+
+sections! {
+    /// The whole configuration.
+    pub struct Config {
+        server: ServerConfig = Default::default(),
+        database: DatabaseConfig = Default::default(),
+        security: SecurityConfig = Default::default(),
+        accounts: AccountsConfig = Default::default(),
+        mail: MailConfig = Default::default(),
+        social: SocialConfig = Default::default(),
+        throttle: ThrottleConfig = Default::default(),
+    }
+
+    pub struct ServerConfig {
+        #[serde(deserialize_with = "bind")] bind: String = "127.0.0.1:8000".into(),
+        /// Normalised: `""` (the root) or `/segment[/segment…]` without a trailing slash.
+        #[serde(deserialize_with = "prefix")] prefix: String = "/rest-auth".into(),
+        #[serde(deserialize_with = "int::<1, ANY, _, _>")]
+        workers: usize = available_cpus().saturating_mul(4).max(4),
+        #[serde(deserialize_with = "body_bytes")] max_body_bytes: usize = 65_536,
+        #[serde(deserialize_with = "proxies")]
+        trusted_proxies: Vec<IpNet> = vec![parse_cidr("127.0.0.0/8").unwrap(), parse_cidr("::1").unwrap()],
+        /// Exact origins (`https://app.example.com`); empty = no CORS headers.
+        #[serde(deserialize_with = "origins")] cors_allowed_origins: Vec<String> = Vec::new(),
+        #[serde(deserialize_with = "boolean")] cors_allow_credentials: bool = false,
+        #[serde(with = "max_1h")] read_timeout: Duration = Duration::from_secs(5),
+        #[serde(with = "max_1h")] header_timeout: Duration = Duration::from_secs(10),
+        #[serde(with = "max_1h")] write_timeout: Duration = Duration::from_secs(10),
+        #[serde(with = "max_1h")] shutdown_timeout: Duration = Duration::from_secs(10),
+        #[serde(deserialize_with = "int::<1024, 1_048_576, _, _>")] max_header_bytes: usize = 16_384,
+        #[serde(deserialize_with = "int::<10, 10_000, _, _>")] max_headers: usize = 100,
+        #[serde(deserialize_with = "int::<1, 1_000_000, _, _>")] max_connections: usize = 1024,
+        /// The queue's slots are allocated up front.
+        #[serde(deserialize_with = "int::<1, 100_000, _, _>")] max_queued: usize = 128,
+    }
+
+    pub struct DatabaseConfig {
+        #[serde(deserialize_with = "path")] path: PathBuf = "restauth.sqlite3".into(),
+        /// SQLite takes it as an i32 number of milliseconds.
+        #[serde(with = "max_24d")] busy_timeout: Duration = Duration::from_secs(5),
+    }
+
+    pub struct SecurityConfig {
+        /// `""` = read from [`SecurityConfig::secret_key_path`], generated there on first start.
+        secret_key: Secret = Secret::default(),
+        /// `None` = `restauth.secret` beside the database file.
+        #[serde(with = "optional_path")] secret_key_file: Option<PathBuf> = None,
+        #[serde(deserialize_with = "int::<1, { u32::MAX as u64 }, _, _>")]
+        password_iterations: u32 = 1_000_000,
+        /// `0` = number of CPUs; see [`SecurityConfig::effective_max_concurrent_hashes`].
+        #[serde(deserialize_with = "int::<0, ANY, _, _>")] max_concurrent_hashes: usize = 0,
+    }
+
+    pub struct AccountsConfig {
+        #[serde(deserialize_with = "login_methods")]
+        login_methods: Vec<LoginMethod> = vec![LoginMethod::Username, LoginMethod::Email],
+        email_verification: EmailVerification = EmailVerification::Mandatory,
+        #[serde(deserialize_with = "boolean")] old_password_field_enabled: bool = true,
+        #[serde(deserialize_with = "boolean")] logout_on_password_change: bool = false,
+        #[serde(deserialize_with = "boolean")] logout_on_get: bool = false,
+        // Bounded so that "now + ttl" can never overflow anywhere.
+        #[serde(with = "max_36500d")] token_ttl: Duration = Duration::from_secs(30 * 86_400),
+        #[serde(with = "max_36500d")] email_confirmation_expire: Duration = Duration::from_secs(3 * 86_400),
+        #[serde(with = "max_36500d")] password_reset_timeout: Duration = Duration::from_secs(3600),
+    }
+
+    pub struct MailConfig {
+        backend: MailBackend = MailBackend::Spool,
+        #[serde(deserialize_with = "path")] spool_dir: PathBuf = "mail".into(),
+        #[serde(deserialize_with = "mailbox")] from: String = "restauth <noreply@localhost>".into(),
+        #[serde(deserialize_with = "one_line")] site_name: String = "restauth".into(),
+        #[serde(deserialize_with = "confirm_url")]
+        email_confirm_url: String = "http://localhost:8000/account-confirm-email/{key}/".into(),
+        #[serde(deserialize_with = "reset_url")]
+        password_reset_url: String = "http://localhost:8000/password-reset/confirm/{uid}/{token}/".into(),
+        /// `None` = built-in templates only.
+        #[serde(with = "optional_path")] templates_dir: Option<PathBuf> = None,
+        #[serde(deserialize_with = "int::<1, 1000, _, _>")] max_attempts: u32 = 8,
+        #[serde(with = "max_1h")] retry_base: Duration = Duration::from_secs(30),
+        #[serde(with = "max_1h")] poll_interval: Duration = Duration::from_secs(2),
+        smtp: SmtpConfig = Default::default(),
+    }
+
+    pub struct SmtpConfig {
+        #[serde(deserialize_with = "host")] host: String = "localhost".into(),
+        #[serde(deserialize_with = "int::<1, 65_535, _, _>")] port: u16 = 587,
+        security: SmtpSecurity = SmtpSecurity::Starttls,
+        /// `""` = no authentication.
+        #[serde(deserialize_with = "text")] username: String = String::new(),
+        password: Secret = Secret::default(),
+        #[serde(with = "max_1h")] timeout: Duration = Duration::from_secs(10),
+    }
+
+    /// Social login providers; a provider without credentials is disabled.
+    pub struct SocialConfig {
+        facebook: FacebookProviderConfig = Default::default(),
+        twitter: TwitterProviderConfig = Default::default(),
+    }
+
+    pub struct FacebookProviderConfig {
+        #[serde(deserialize_with = "trimmed")] app_id: String = String::new(),
+        app_secret: Secret = Secret::default(),
+        #[serde(deserialize_with = "base_url")]
+        graph_url: String = "https://graph.facebook.com/v19.0".into(),
+        /// `redirect_uri` of the code flow.
+        #[serde(deserialize_with = "trimmed")] callback_url: String = String::new(),
+        #[serde(with = "max_5m")] timeout: Duration = Duration::from_secs(10),
+    }
+
+    pub struct TwitterProviderConfig {
+        #[serde(deserialize_with = "trimmed")] consumer_key: String = String::new(),
+        consumer_secret: Secret = Secret::default(),
+        #[serde(deserialize_with = "base_url")] api_url: String = "https://api.x.com".into(),
+        #[serde(with = "max_5m")] timeout: Duration = Duration::from_secs(10),
+    }
+
+    /// Rates per client address (`_per_email`: per target address), and the softlock.
+    pub struct ThrottleConfig {
+        #[serde(deserialize_with = "boolean")] enabled: bool = true,
+        login: Rate = rate("20/min"),
+        registration: Rate = rate("10/h"),
+        password_reset: Rate = rate("10/h"),
+        password_reset_per_email: Rate = rate("3/h"),
+        resend_email: Rate = rate("10/h"),
+        resend_email_per_email: Rate = rate("3/h"),
+        verify_email: Rate = rate("30/min"),
+        registration_per_email: Rate = rate("3/h"),
+        #[serde(deserialize_with = "int::<100, 100_000_000, _, _>")] max_tracked_keys: usize = 50_000,
+        #[serde(deserialize_with = "int::<1, 1000, _, _>")] softlock_threshold: u32 = 5,
+        #[serde(with = "max_1h")] softlock_base: Duration = Duration::from_secs(1),
+        #[serde(with = "max_1d")] softlock_max: Duration = Duration::from_secs(900),
     }
 }
 
-/// Social login providers; a provider without credentials is disabled.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SocialConfig {
-    pub facebook: FacebookProviderConfig,
-    pub twitter: TwitterProviderConfig,
+/// Enums whose values are words in `auth.toml`, read case-insensitively.
+macro_rules! keywords {
+    ($($(#[$meta:meta])* pub enum $name:ident {
+        $($(#[$variant_meta:meta])* $variant:ident = $word:literal,)*
+    })*) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)*
+        }
+
+        impl $name {
+            /// The name used in `auth.toml`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $word,)* }
+            }
+
+            fn parse(s: &str) -> Result<Self, String> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($word => Ok(Self::$variant),)*
+                    _ => Err(format!("expected {}, found {s:?}", one_of(&[$($word),*]))),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                parse_with(d, |v| Self::parse(string(v)?))
+            }
+        }
+    )*};
 }
 
-/// `[social.facebook]`; `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct FacebookProviderConfig {
-    pub app_id: String,
-    pub app_secret: String,
-    /// Graph API base URL, no trailing slash.
-    pub graph_url: String,
-    /// `redirect_uri` of the code flow.
-    pub callback_url: String,
-    pub timeout: Duration,
+keywords! {
+    /// What users log in with (dj-rest-auth's names).
+    pub enum LoginMethod {
+        Username = "username",
+        Email = "email",
+    }
+
+    /// django-allauth's `ACCOUNT_EMAIL_VERIFICATION`.
+    pub enum EmailVerification {
+        Mandatory = "mandatory",
+        Optional = "optional",
+        None = "none",
+    }
+
+    /// How outgoing mail leaves the server.
+    pub enum MailBackend {
+        /// One `.eml` file per message in `spool_dir`.
+        Spool = "spool",
+        /// Relayed to `[mail.smtp]`.
+        Smtp = "smtp",
+    }
+
+    /// How the SMTP connection is protected.
+    pub enum SmtpSecurity {
+        /// Plain connection upgraded with STARTTLS (required; usually port 587).
+        Starttls = "starttls",
+        /// TLS from the first byte ("SMTPS", usually port 465).
+        Tls = "tls",
+        /// No encryption at all (a relay on loopback, tests).
+        None = "none",
+    }
 }
 
-/// `[social.twitter]`; `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TwitterProviderConfig {
-    pub consumer_key: String,
-    pub consumer_secret: String,
-    /// API base URL, no trailing slash.
-    pub api_url: String,
-    pub timeout: Duration,
+/// `"a" or "b"`, or `one of "a", "b", "c"`.
+fn one_of(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("{w:?}")).collect();
+    match quoted.as_slice() {
+        [a, b] => format!("{a} or {b}"),
+        all => format!("one of {}", all.join(", ")),
+    }
+}
+
+/// A secret (key, password): `Debug` and `Display` show `<redacted>` (or
+/// `<empty>`) and it serialises as `""`, never the value; [`Secret::expose`]
+/// hands it to the code that uses it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<empty>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_with(d, |v| string(v).map(Secret::from))
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let period = match self.period.as_secs() {
+            1 => "s",
+            60 => "min",
+            3600 => "h",
+            _ => "day",
+        };
+        s.serialize_str(&format!("{}/{period}", self.count))
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_with(d, |v| Rate::parse(string(v)?))
+    }
+}
+
+fn rate(s: &str) -> Rate {
+    Rate::parse(s).expect("built-in rate")
+}
+
+fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl FacebookProviderConfig {
@@ -118,307 +348,6 @@ impl TwitterProviderConfig {
     /// Whether both credentials are set.
     pub fn enabled(&self) -> bool {
         !self.consumer_key.is_empty() && !self.consumer_secret.is_empty()
-    }
-}
-
-impl Default for FacebookProviderConfig {
-    fn default() -> Self {
-        FacebookProviderConfig {
-            app_id: String::new(),
-            app_secret: String::new(),
-            graph_url: "https://graph.facebook.com/v19.0".to_string(),
-            callback_url: String::new(),
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-impl Default for TwitterProviderConfig {
-    fn default() -> Self {
-        TwitterProviderConfig {
-            consumer_key: String::new(),
-            consumer_secret: String::new(),
-            api_url: "https://api.x.com".to_string(),
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-fn redacted(secret: &str) -> &'static str {
-    if secret.is_empty() {
-        "<empty>"
-    } else {
-        "<redacted>"
-    }
-}
-
-impl fmt::Debug for FacebookProviderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FacebookProviderConfig")
-            .field("app_id", &self.app_id)
-            .field("app_secret", &redacted(&self.app_secret))
-            .field("graph_url", &self.graph_url)
-            .field("callback_url", &self.callback_url)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-impl fmt::Debug for TwitterProviderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TwitterProviderConfig")
-            .field("consumer_key", &self.consumer_key)
-            .field("consumer_secret", &redacted(&self.consumer_secret))
-            .field("api_url", &self.api_url)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// `HOST:PORT` to listen on.
-    pub bind: String,
-    /// Normalised URL prefix: `""` (root) or `/segment[/segment…]` with no trailing slash.
-    pub prefix: String,
-    /// Size of the request thread pool.
-    pub workers: usize,
-    /// Largest accepted request body, in bytes.
-    pub max_body_bytes: usize,
-    /// Addresses (or CIDR ranges) of reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<String>,
-    /// Exact origins (`https://app.example.com`) allowed by CORS; empty = no CORS headers.
-    pub cors_allowed_origins: Vec<String>,
-    /// Send `Access-Control-Allow-Credentials: true` to allowed origins.
-    pub cors_allow_credentials: bool,
-    /// The whole body must arrive within this deadline, else 408.
-    pub read_timeout: Duration,
-    /// The request line and headers must arrive within this deadline (it also
-    /// bounds how long an idle keep-alive connection stays open).
-    pub header_timeout: Duration,
-    /// A connection whose answer makes no progress for this long while being
-    /// written is closed (a client that pipelines requests and never reads).
-    pub write_timeout: Duration,
-    /// After SIGTERM or SIGINT, how long requests in flight may take to finish.
-    pub shutdown_timeout: Duration,
-    /// Largest request head (line and headers) in bytes; larger gets 431.
-    pub max_header_bytes: usize,
-    /// Most header fields in one request; more gets 431.
-    pub max_headers: usize,
-    /// Open connections at most; beyond it a new connection gets 503 and is closed.
-    pub max_connections: usize,
-    /// Complete requests waiting for a worker at most; beyond it 503 with `Retry-After`.
-    pub max_queued: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatabaseConfig {
-    pub path: PathBuf,
-    pub busy_timeout: Duration,
-}
-
-/// `Debug` is written by hand so that `secret_key` never reaches a log.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecurityConfig {
-    /// `""` = read from [`SecurityConfig::secret_key_file`], generated there on first start.
-    pub secret_key: String,
-    /// Where the generated secret lives; `None` = `restauth.secret` beside the database file.
-    pub secret_key_file: Option<PathBuf>,
-    pub password_iterations: u32,
-    /// `0` = number of CPUs; see [`SecurityConfig::effective_max_concurrent_hashes`].
-    pub max_concurrent_hashes: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginMethod {
-    Username,
-    Email,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmailVerification {
-    Mandatory,
-    Optional,
-    None,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountsConfig {
-    pub login_methods: Vec<LoginMethod>,
-    pub email_verification: EmailVerification,
-    pub old_password_field_enabled: bool,
-    pub logout_on_password_change: bool,
-    pub logout_on_get: bool,
-    pub token_ttl: Duration,
-    /// How long an email-confirmation link stays valid.
-    pub email_confirmation_expire: Duration,
-    /// How long a password-reset link stays valid.
-    pub password_reset_timeout: Duration,
-}
-
-/// How outgoing mail leaves the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailBackend {
-    /// One `.eml` file per message in `spool_dir`.
-    Spool,
-    /// Relayed to `[mail.smtp]`.
-    Smtp,
-}
-
-/// How the SMTP connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    /// Plain connection upgraded with STARTTLS (required; usually port 587).
-    Starttls,
-    /// TLS from the first byte ("SMTPS", usually port 465).
-    Tls,
-    /// No encryption at all (a relay on loopback, tests).
-    None,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailConfig {
-    pub backend: MailBackend,
-    pub spool_dir: PathBuf,
-    /// The `From` header, a valid mailbox (`Name <addr@host>` or `addr@host`).
-    pub from: String,
-    pub site_name: String,
-    /// Link in the confirmation mail; contains `{key}`.
-    pub email_confirm_url: String,
-    /// Link in the password-reset mail; contains `{uid}` and `{token}`.
-    pub password_reset_url: String,
-    /// Directory of template overrides; `None` = built-in templates only.
-    pub templates_dir: Option<PathBuf>,
-    /// Delivery attempts before a message is marked failed (at least 1).
-    pub max_attempts: u32,
-    /// Delay before the first retry; doubles with each attempt, capped at 1 hour.
-    pub retry_base: Duration,
-    /// How often the worker looks for due mail when nobody wakes it.
-    pub poll_interval: Duration,
-    pub smtp: SmtpConfig,
-}
-
-/// `Debug` is written by hand so that `password` never reaches a log.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub security: SmtpSecurity,
-    /// `""` = no authentication.
-    pub username: String,
-    pub password: String,
-    /// Connection and per-command timeout.
-    pub timeout: Duration,
-}
-
-/// A configuration error; the message names the key and the source of the bad value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-// ---------------------------------------------------------------------------
-// Defaults
-// ---------------------------------------------------------------------------
-
-fn available_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            bind: "127.0.0.1:8000".to_string(),
-            prefix: "/rest-auth".to_string(),
-            workers: available_cpus().saturating_mul(4).max(4),
-            max_body_bytes: 65_536,
-            trusted_proxies: vec!["127.0.0.0/8".to_string(), "::1".to_string()],
-            cors_allowed_origins: Vec::new(),
-            cors_allow_credentials: false,
-            read_timeout: Duration::from_secs(5),
-            header_timeout: Duration::from_secs(10),
-            write_timeout: Duration::from_secs(10),
-            shutdown_timeout: Duration::from_secs(10),
-            max_header_bytes: 16 * 1024,
-            max_headers: 100,
-            max_connections: 1024,
-            max_queued: 128,
-        }
-    }
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        DatabaseConfig {
-            path: PathBuf::from("restauth.sqlite3"),
-            busy_timeout: Duration::from_secs(5),
-        }
-    }
-}
-
-impl Default for SecurityConfig {
-    fn default() -> Self {
-        SecurityConfig {
-            secret_key: String::new(),
-            secret_key_file: None,
-            password_iterations: 1_000_000,
-            max_concurrent_hashes: 0,
-        }
-    }
-}
-
-impl Default for AccountsConfig {
-    fn default() -> Self {
-        AccountsConfig {
-            login_methods: vec![LoginMethod::Username, LoginMethod::Email],
-            email_verification: EmailVerification::Mandatory,
-            old_password_field_enabled: true,
-            logout_on_password_change: false,
-            logout_on_get: false,
-            token_ttl: Duration::from_secs(30 * 86_400),
-            email_confirmation_expire: Duration::from_secs(3 * 86_400),
-            password_reset_timeout: Duration::from_secs(3600),
-        }
-    }
-}
-
-impl Default for MailConfig {
-    fn default() -> Self {
-        MailConfig {
-            backend: MailBackend::Spool,
-            spool_dir: PathBuf::from("mail"),
-            from: "restauth <noreply@localhost>".to_string(),
-            site_name: "restauth".to_string(),
-            email_confirm_url: "http://localhost:8000/account-confirm-email/{key}/".to_string(),
-            password_reset_url: "http://localhost:8000/password-reset/confirm/{uid}/{token}/"
-                .to_string(),
-            templates_dir: None,
-            max_attempts: 8,
-            retry_base: Duration::from_secs(30),
-            poll_interval: Duration::from_secs(2),
-            smtp: SmtpConfig::default(),
-        }
-    }
-}
-
-impl Default for SmtpConfig {
-    fn default() -> Self {
-        SmtpConfig {
-            host: "localhost".to_string(),
-            port: 587,
-            security: SmtpSecurity::Starttls,
-            username: String::new(),
-            password: String::new(),
-            timeout: Duration::from_secs(10),
-        }
     }
 }
 
@@ -443,986 +372,213 @@ impl SecurityConfig {
     }
 }
 
-impl fmt::Debug for SecurityConfig {
+/// A configuration error; the message names the key and the source of the bad value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret = if self.secret_key.is_empty() {
-            "<empty>"
-        } else {
-            "<redacted>"
-        };
-        f.debug_struct("SecurityConfig")
-            .field("secret_key", &secret)
-            .field("secret_key_file", &self.secret_key_file)
-            .field("password_iterations", &self.password_iterations)
-            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
-            .finish()
+        f.write_str(&self.0)
     }
 }
 
-impl fmt::Debug for SmtpConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let password = if self.password.is_empty() {
-            "<empty>"
-        } else {
-            "<redacted>"
-        };
-        f.debug_struct("SmtpConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("username", &self.username)
-            .field("password", &password)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-impl MailBackend {
-    /// The name used in `auth.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailBackend::Spool => "spool",
-            MailBackend::Smtp => "smtp",
-        }
-    }
-}
-
-impl SmtpSecurity {
-    /// The name used in `auth.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SmtpSecurity::Starttls => "starttls",
-            SmtpSecurity::Tls => "tls",
-            SmtpSecurity::None => "none",
-        }
-    }
-}
-
-impl LoginMethod {
-    /// The name used in `auth.toml` and by dj-rest-auth.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LoginMethod::Username => "username",
-            LoginMethod::Email => "email",
-        }
-    }
-}
-
-impl EmailVerification {
-    /// The name used in `auth.toml` and by django-allauth.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailVerification::Mandatory => "mandatory",
-            EmailVerification::Optional => "optional",
-            EmailVerification::None => "none",
-        }
-    }
-}
+impl std::error::Error for ConfigError {}
 
 // ---------------------------------------------------------------------------
 // Loading
 // ---------------------------------------------------------------------------
 
+/// `RESTAUTH_*` variables read on purpose by something else (`RESTAUTH_BIN`:
+/// the binary `.ci/schemathesis.sh` tests): no warning for them.
+const NOT_KEYS: [&str; 1] = ["RESTAUTH_BIN"];
+
+/// Configuration and the warnings to print about it.
+type Loaded = Result<(Config, Vec<String>), ConfigError>;
+
 impl Config {
-    /// Defaults, then the file (if any), then RESTAUTH_* variables from `env`.
-    pub fn load(
-        path: Option<&Path>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        match path {
-            None => build(None, env),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                build(Some((&path.display().to_string(), &text)), env)
-            }
-        }
-    }
-
-    /// Like [`Config::load`] with the file's text given directly; errors call it `auth.toml`.
-    pub fn from_toml_str(
-        text: &str,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        build(Some(("auth.toml", text)), env)
+    /// Defaults, then the file (if any), then the `RESTAUTH_*` variables of
+    /// `env` (name, value); with a warning for each `RESTAUTH_*` variable that
+    /// names no key.
+    pub fn load(path: Option<&Path>, env: &[(String, String)]) -> Loaded {
+        let Some(path) = path else {
+            return build(None, env);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        build(Some((&path.display().to_string(), &text)), env)
     }
 }
 
-/// The environment variable that overrides `section.key`; a nested section's
-/// parts are joined with `_` (`mail.smtp` → `RESTAUTH_MAIL_SMTP_<KEY>`).
-fn env_var_name(section: &str, key: &str) -> String {
-    format!(
-        "RESTAUTH_{}_{}",
-        section.replace('.', "_").to_ascii_uppercase(),
-        key.to_ascii_uppercase()
-    )
+/// The process's environment (the variables whose name and value are UTF-8).
+pub fn environment() -> Vec<(String, String)> {
+    let utf8 = |(k, v): (std::ffi::OsString, std::ffi::OsString)| {
+        Some((k.into_string().ok()?, v.into_string().ok()?))
+    };
+    std::env::vars_os().filter_map(utf8).collect()
 }
 
-fn build(
-    file: Option<(&str, &str)>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigError> {
-    let mut config = Config::default();
+/// The variable of the dotted `key`: `mail.smtp.port` → `RESTAUTH_MAIL_SMTP_PORT`.
+fn env_var_name(key: &str) -> String {
+    format!("RESTAUTH_{}", key.replace('.', "_").to_ascii_uppercase())
+}
 
+fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
+    let schema = Table::try_from(Config::default()).expect("the defaults serialise");
+    let mut table = Table::new();
     if let Some((name, text)) = file {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            // Only the message and position: toml's full Display quotes the
-            // offending line, which could be the secret_key line.
-            let at = e
-                .span()
-                .map(|span| {
-                    let (line, column) = line_col(text, span.start);
-                    format!(" at line {line}, column {column}")
-                })
-                .unwrap_or_default();
+        // Only toml's message and position: its Display quotes the line, which
+        // could be the secret_key line.
+        let syntax = |e: toml::de::Error| {
+            let at = at(text, e.span());
             ConfigError(format!(
                 "cannot parse {name}{at}: {}",
                 e.message().trim_end()
             ))
-        })?;
-
-        for (section, value) in &table {
-            let Some(entries) = value.as_table() else {
-                if SECTIONS.contains(&section.as_str()) {
-                    return Err(ConfigError(format!(
-                        "\"{section}\" in {name} must be a table ([{section}]), found {}",
-                        type_name(value)
-                    )));
-                }
-                return Err(ConfigError(format!(
-                    "unknown key \"{section}\" in {name}; keys belong in one of the sections {}",
-                    SECTIONS.join(", ")
-                )));
-            };
-            if !SECTIONS.contains(&section.as_str()) {
-                return Err(ConfigError(format!(
-                    "unknown section \"{section}\" in {name}; known sections: {}",
-                    SECTIONS.join(", ")
-                )));
-            }
-            read_section(&mut config, name, section, entries)?;
-        }
-    }
-
-    for spec in KEYS {
-        let var = env_var_name(spec.section, spec.name);
-        if let Some(value) = env(&var) {
-            (spec.set)(&mut config, Raw::Env(&value))
-                .map_err(|msg| spec.invalid(&format!("in environment variable {var}"), &msg))?;
-        }
-    }
-
-    Ok(config)
-}
-
-/// Applies the keys of one (known) section; a key whose dotted name is a known
-/// section itself (`smtp` in `[mail]`) is read as that nested section.
-fn read_section(
-    config: &mut Config,
-    name: &str,
-    section: &str,
-    entries: &toml::Table,
-) -> Result<(), ConfigError> {
-    for (key, value) in entries {
-        let nested = format!("{section}.{key}");
-        if SECTIONS.contains(&nested.as_str()) {
-            let Some(inner) = value.as_table() else {
-                return Err(ConfigError(format!(
-                    "\"{nested}\" in {name} must be a table ([{nested}]), found {}",
-                    type_name(value)
-                )));
-            };
-            read_section(config, name, &nested, inner)?;
-            continue;
-        }
-        let Some(spec) = KEYS.iter().find(|k| k.section == section && k.name == key) else {
-            let mut known: Vec<&str> = KEYS
-                .iter()
-                .filter(|k| k.section == section)
-                .map(|k| k.name)
-                .collect();
-            let prefix = format!("{section}.");
-            known.extend(SECTIONS.iter().filter_map(|s| s.strip_prefix(&prefix)));
-            return Err(ConfigError(format!(
-                "unknown key \"{section}.{key}\" in {name}; [{section}] accepts: {}",
-                known.join(", ")
-            )));
         };
-        (spec.set)(config, Raw::File(value))
-            .map_err(|msg| spec.invalid(&format!("in {name}"), &msg))?;
+        table = text.parse().map_err(syntax)?;
+        sections_are_tables(&schema, &table, name)?;
+        let file = toml::Deserializer::parse(text).map_err(syntax)?;
+        // The first problem in the file's order: an unknown key, or a bad value.
+        serde_path_to_error::deserialize::<_, Config>(file).map_err(|e| {
+            let key = e.path().to_string();
+            unknown(&schema, &table, &key, name).unwrap_or_else(|| {
+                let at = at(text, e.inner().span());
+                invalid(&key, &format!("in {name}{at}"), e.inner().message())
+            })
+        })?;
     }
-    Ok(())
+
+    let mut known = Vec::new();
+    for (key, default) in entries(&schema).into_iter().filter(|(_, v)| !v.is_table()) {
+        let var = env_var_name(&key);
+        if let Some((_, text)) = env.iter().find(|(name, _)| *name == var) {
+            let value = env_value(default, text)
+                .map_err(|msg| invalid(&key, &format!("in environment variable {var}"), &msg))?;
+            insert(&mut table, &key, value);
+        }
+        known.push(var);
+    }
+    let config = serde_path_to_error::deserialize(table).map_err(|e| {
+        let key = e.path().to_string();
+        let source = format!("in environment variable {}", env_var_name(&key));
+        invalid(&key, &source, e.inner().message())
+    })?;
+
+    let warnings = env
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|n| n.starts_with("RESTAUTH_") && !known.contains(n))
+        .filter(|n| !NOT_KEYS.contains(&n.as_str()))
+        .map(|n| format!("environment variable {n} names no configuration key; it is ignored"))
+        .collect();
+    Ok((config, warnings))
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut end = offset.min(text.len());
+fn invalid(key: &str, source: &str, msg: &str) -> ConfigError {
+    ConfigError(format!("invalid value for \"{key}\" {source}: {msg}"))
+}
+
+/// ` at line L, column C` (1-based, in characters) for the start of `span`, or nothing.
+fn at(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(mut end) = span.map(|s| s.start.min(text.len())) else {
+        return String::new();
+    };
     while !text.is_char_boundary(end) {
         end -= 1;
     }
     let before = &text[..end];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
+    format!(" at line {line}, column {column}")
 }
 
-// ---------------------------------------------------------------------------
-// The key schema
-// ---------------------------------------------------------------------------
-
-/// Every section; nested ones are written with a dot, as in `auth.toml`'s headers.
-const SECTIONS: [&str; 10] = [
-    "server",
-    "database",
-    "security",
-    "accounts",
-    "mail",
-    "mail.smtp",
-    "social",
-    "social.facebook",
-    "social.twitter",
-    "throttle",
-];
-
-/// Parses and validates one raw value into the config; `Err` says what was expected.
-type Setter = fn(&mut Config, Raw<'_>) -> Result<(), String>;
-
-struct Key {
-    section: &'static str,
-    name: &'static str,
-    set: Setter,
-}
-
-impl Key {
-    fn invalid(&self, source: &str, msg: &str) -> ConfigError {
-        ConfigError(format!(
-            "invalid value for \"{}.{}\" {source}: {msg}",
-            self.section, self.name
-        ))
-    }
-}
-
-/// Every key, in `auth.toml` order. Adding a key here is all it takes to
-/// accept it in the file and from the environment.
-const KEYS: &[Key] = &[
-    Key {
-        section: "server",
-        name: "bind",
-        set: |c, raw| {
-            c.server.bind = parse_bind(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "prefix",
-        set: |c, raw| {
-            c.server.prefix = normalize_prefix(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "workers",
-        set: |c, raw| {
-            c.server.workers = usize_in(raw, 1, u64::MAX)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "max_body_bytes",
-        set: |c, raw| {
-            let n = raw.uint()?;
-            if !(MIN_BODY..=MAX_BODY).contains(&n) {
-                return Err(format!(
-                    "must be between {MIN_BODY} (1 KiB) and {MAX_BODY} (16 MiB), found {n}"
-                ));
-            }
-            c.server.max_body_bytes = to_usize(n)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "database",
-        name: "path",
-        set: |c, raw| {
-            c.database.path = non_empty_path(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "database",
-        name: "busy_timeout",
-        set: |c, raw| {
-            // SQLite takes the timeout as an i32 number of milliseconds.
-            c.database.busy_timeout =
-                positive_duration(raw, Duration::from_secs(24 * 86_400), "24d")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "security",
-        name: "secret_key",
-        set: |c, raw| {
-            // Never echo this value: `string()` only reports the type on mismatch.
-            c.security.secret_key = raw.string()?.to_string();
-            Ok(())
-        },
-    },
-    Key {
-        section: "security",
-        name: "secret_key_file",
-        set: |c, raw| {
-            let s = raw.string()?;
-            c.security.secret_key_file = if s.trim().is_empty() {
-                None
-            } else {
-                Some(PathBuf::from(s))
-            };
-            Ok(())
-        },
-    },
-    Key {
-        section: "security",
-        name: "password_iterations",
-        set: |c, raw| {
-            let n = usize_in(raw, 1, u64::from(u32::MAX))?;
-            c.security.password_iterations = u32::try_from(n).map_err(|_| "too large")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "security",
-        name: "max_concurrent_hashes",
-        set: |c, raw| {
-            c.security.max_concurrent_hashes = usize_in(raw, 0, u64::MAX)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "accounts",
-        name: "login_methods",
-        set: |c, raw| {
-            c.accounts.login_methods = parse_login_methods(&raw.list()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "accounts",
-        name: "email_verification",
-        set: |c, raw| {
-            let s = raw.string()?;
-            c.accounts.email_verification = match s.trim().to_ascii_lowercase().as_str() {
-                "mandatory" => EmailVerification::Mandatory,
-                "optional" => EmailVerification::Optional,
-                "none" => EmailVerification::None,
-                _ => {
-                    return Err(format!(
-                        "expected one of \"mandatory\", \"optional\", \"none\", found {s:?}"
-                    ))
-                }
-            };
-            Ok(())
-        },
-    },
-    Key {
-        section: "accounts",
-        name: "old_password_field_enabled",
-        set: |c, raw| {
-            c.accounts.old_password_field_enabled = raw.boolean()?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "accounts",
-        name: "logout_on_password_change",
-        set: |c, raw| {
-            c.accounts.logout_on_password_change = raw.boolean()?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "accounts",
-        name: "logout_on_get",
-        set: |c, raw| {
-            c.accounts.logout_on_get = raw.boolean()?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "accounts",
-        name: "token_ttl",
-        set: |c, raw| {
-            // Bounded so that "now + ttl" can never overflow anywhere.
-            c.accounts.token_ttl =
-                positive_duration(raw, Duration::from_secs(36_500 * 86_400), "36500d")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "accounts",
-        name: "email_confirmation_expire",
-        set: |c, raw| {
-            c.accounts.email_confirmation_expire =
-                positive_duration(raw, Duration::from_secs(36_500 * 86_400), "36500d")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "accounts",
-        name: "password_reset_timeout",
-        set: |c, raw| {
-            c.accounts.password_reset_timeout =
-                positive_duration(raw, Duration::from_secs(36_500 * 86_400), "36500d")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "backend",
-        set: |c, raw| {
-            let s = raw.string()?;
-            c.mail.backend = match s.trim().to_ascii_lowercase().as_str() {
-                "spool" => MailBackend::Spool,
-                "smtp" => MailBackend::Smtp,
-                _ => return Err(format!("expected \"spool\" or \"smtp\", found {s:?}")),
-            };
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "spool_dir",
-        set: |c, raw| {
-            c.mail.spool_dir = non_empty_path(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "from",
-        set: |c, raw| {
-            c.mail.from = parse_mailbox(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "site_name",
-        set: |c, raw| {
-            c.mail.site_name = single_line(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "email_confirm_url",
-        set: |c, raw| {
-            c.mail.email_confirm_url = link_template(raw.string()?, &["{key}"])?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "password_reset_url",
-        set: |c, raw| {
-            c.mail.password_reset_url = link_template(raw.string()?, &["{uid}", "{token}"])?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "templates_dir",
-        set: |c, raw| {
-            let s = raw.string()?;
-            c.mail.templates_dir = if s.trim().is_empty() {
-                None
-            } else {
-                Some(PathBuf::from(s))
-            };
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "max_attempts",
-        set: |c, raw| {
-            let n = usize_in(raw, 1, 1000)?;
-            c.mail.max_attempts = u32::try_from(n).map_err(|_| "too large")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "retry_base",
-        set: |c, raw| {
-            c.mail.retry_base = positive_duration(raw, Duration::from_secs(3600), "1h")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail",
-        name: "poll_interval",
-        set: |c, raw| {
-            c.mail.poll_interval = positive_duration(raw, Duration::from_secs(3600), "1h")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail.smtp",
-        name: "host",
-        set: |c, raw| {
-            let s = raw.string()?.trim();
-            if s.is_empty() || s.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-                return Err(format!(
-                    "expected a host name or IP address such as \"smtp.example.com\", found {s:?}"
-                ));
-            }
-            c.mail.smtp.host = s.to_string();
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail.smtp",
-        name: "port",
-        set: |c, raw| {
-            let n = usize_in(raw, 1, 65_535)?;
-            c.mail.smtp.port = u16::try_from(n).map_err(|_| "too large")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail.smtp",
-        name: "security",
-        set: |c, raw| {
-            let s = raw.string()?;
-            c.mail.smtp.security = match s.trim().to_ascii_lowercase().as_str() {
-                "starttls" => SmtpSecurity::Starttls,
-                "tls" => SmtpSecurity::Tls,
-                "none" => SmtpSecurity::None,
-                _ => {
-                    return Err(format!(
-                        "expected one of \"starttls\", \"tls\", \"none\", found {s:?}"
-                    ))
-                }
-            };
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail.smtp",
-        name: "username",
-        set: |c, raw| {
-            c.mail.smtp.username = raw.string()?.to_string();
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail.smtp",
-        name: "password",
-        set: |c, raw| {
-            // Never echo this value: `string()` only reports the type on mismatch.
-            c.mail.smtp.password = raw.string()?.to_string();
-            Ok(())
-        },
-    },
-    Key {
-        section: "mail.smtp",
-        name: "timeout",
-        set: |c, raw| {
-            c.mail.smtp.timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "social.facebook",
-        name: "app_id",
-        set: |c, raw| {
-            c.social.facebook.app_id = raw.string()?.trim().to_string();
-            Ok(())
-        },
-    },
-    Key {
-        section: "social.facebook",
-        name: "app_secret",
-        set: |c, raw| {
-            // Never echo this value: `string()` only reports the type on mismatch.
-            c.social.facebook.app_secret = raw.string()?.to_string();
-            Ok(())
-        },
-    },
-    Key {
-        section: "social.facebook",
-        name: "graph_url",
-        set: |c, raw| {
-            c.social.facebook.graph_url = base_url(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "social.facebook",
-        name: "callback_url",
-        set: |c, raw| {
-            c.social.facebook.callback_url = raw.string()?.trim().to_string();
-            Ok(())
-        },
-    },
-    Key {
-        section: "social.facebook",
-        name: "timeout",
-        set: |c, raw| {
-            c.social.facebook.timeout = positive_duration(raw, Duration::from_secs(300), "5m")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "social.twitter",
-        name: "consumer_key",
-        set: |c, raw| {
-            c.social.twitter.consumer_key = raw.string()?.trim().to_string();
-            Ok(())
-        },
-    },
-    Key {
-        section: "social.twitter",
-        name: "consumer_secret",
-        set: |c, raw| {
-            // Never echo this value: `string()` only reports the type on mismatch.
-            c.social.twitter.consumer_secret = raw.string()?.to_string();
-            Ok(())
-        },
-    },
-    Key {
-        section: "social.twitter",
-        name: "api_url",
-        set: |c, raw| {
-            c.social.twitter.api_url = base_url(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "social.twitter",
-        name: "timeout",
-        set: |c, raw| {
-            c.social.twitter.timeout = positive_duration(raw, Duration::from_secs(300), "5m")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "trusted_proxies",
-        set: |c, raw| {
-            let list = raw.list()?;
-            for item in &list {
-                crate::api::client::parse_cidr(item)?;
-            }
-            c.server.trusted_proxies = list.iter().map(|s| s.trim().to_string()).collect();
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "cors_allowed_origins",
-        set: |c, raw| {
-            let list = raw.list()?;
-            for item in &list {
-                let o = item.trim();
-                let ok = (o.starts_with("http://") || o.starts_with("https://"))
-                    && !o.ends_with('/')
-                    && !o.chars().any(|ch| ch.is_whitespace());
-                if !ok {
-                    return Err(format!(
-                        "expected exact origins such as \"https://app.example.com\" (scheme, host, optional port, no path), found {o:?}"
-                    ));
-                }
-            }
-            c.server.cors_allowed_origins = list.iter().map(|s| s.trim().to_string()).collect();
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "cors_allow_credentials",
-        set: |c, raw| {
-            c.server.cors_allow_credentials = raw.boolean()?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "enabled",
-        set: |c, raw| {
-            c.throttle.enabled = raw.boolean()?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "login",
-        set: |c, raw| {
-            c.throttle.login = Rate::parse(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "registration",
-        set: |c, raw| {
-            c.throttle.registration = Rate::parse(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "password_reset",
-        set: |c, raw| {
-            c.throttle.password_reset = Rate::parse(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "password_reset_per_email",
-        set: |c, raw| {
-            c.throttle.password_reset_per_email = Rate::parse(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "resend_email",
-        set: |c, raw| {
-            c.throttle.resend_email = Rate::parse(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "resend_email_per_email",
-        set: |c, raw| {
-            c.throttle.resend_email_per_email = Rate::parse(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "verify_email",
-        set: |c, raw| {
-            c.throttle.verify_email = Rate::parse(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "registration_per_email",
-        set: |c, raw| {
-            c.throttle.registration_per_email = Rate::parse(raw.string()?)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "max_tracked_keys",
-        set: |c, raw| {
-            c.throttle.max_tracked_keys = usize_in(raw, 100, 100_000_000)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "softlock_threshold",
-        set: |c, raw| {
-            let n = usize_in(raw, 1, 1000)?;
-            c.throttle.softlock_threshold = u32::try_from(n).map_err(|_| "too large")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "softlock_base",
-        set: |c, raw| {
-            c.throttle.softlock_base = positive_duration(raw, Duration::from_secs(3600), "1h")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "throttle",
-        name: "softlock_max",
-        set: |c, raw| {
-            c.throttle.softlock_max = positive_duration(raw, Duration::from_secs(86_400), "1d")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "read_timeout",
-        set: |c, raw| {
-            c.server.read_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "header_timeout",
-        set: |c, raw| {
-            c.server.header_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "write_timeout",
-        set: |c, raw| {
-            c.server.write_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "shutdown_timeout",
-        set: |c, raw| {
-            c.server.shutdown_timeout = positive_duration(raw, Duration::from_secs(3600), "1h")?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "max_header_bytes",
-        set: |c, raw| {
-            c.server.max_header_bytes = usize_in(raw, 1024, 1024 * 1024)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "max_headers",
-        set: |c, raw| {
-            c.server.max_headers = usize_in(raw, 10, 10_000)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "max_connections",
-        set: |c, raw| {
-            c.server.max_connections = usize_in(raw, 1, 1_000_000)?;
-            Ok(())
-        },
-    },
-    Key {
-        section: "server",
-        name: "max_queued",
-        set: |c, raw| {
-            // The queue's slots are allocated up front.
-            c.server.max_queued = usize_in(raw, 1, 100_000)?;
-            Ok(())
-        },
-    },
-];
-
-const MIN_BODY: u64 = 1024;
-const MAX_BODY: u64 = 16 * 1024 * 1024;
-
-// ---------------------------------------------------------------------------
-// Raw values and their parsers
-// ---------------------------------------------------------------------------
-
-/// A value as found in the file (typed by TOML) or in the environment (text).
-#[derive(Clone, Copy)]
-enum Raw<'a> {
-    File(&'a toml::Value),
-    Env(&'a str),
-}
-
-fn type_name(v: &toml::Value) -> &'static str {
-    match v {
-        toml::Value::String(_) => "a string",
-        toml::Value::Integer(_) => "an integer",
-        toml::Value::Float(_) => "a float",
-        toml::Value::Boolean(_) => "a boolean",
-        toml::Value::Datetime(_) => "a datetime",
-        toml::Value::Array(_) => "an array",
-        toml::Value::Table(_) => "a table",
-    }
-}
-
-impl<'a> Raw<'a> {
-    /// Environment text is taken as is; a file value must be a TOML string.
-    /// On mismatch only the type is reported, never the value.
-    fn string(self) -> Result<&'a str, String> {
-        match self {
-            Raw::Env(s) => Ok(s),
-            Raw::File(toml::Value::String(s)) => Ok(s),
-            Raw::File(v) => Err(format!("expected a string, found {}", type_name(v))),
+/// Every entry of `table` (sections, their keys and nested sections), in
+/// order, with its dotted name.
+fn entries(table: &Table) -> Vec<(String, &Value)> {
+    let mut out = Vec::new();
+    for (key, value) in table {
+        out.push((key.clone(), value));
+        if let Value::Table(inner) = value {
+            out.extend(
+                entries(inner)
+                    .into_iter()
+                    .map(|(k, v)| (format!("{key}.{k}"), v)),
+            );
         }
     }
+    out
+}
 
-    fn uint(self) -> Result<u64, String> {
-        const EXPECTED: &str = "expected a non-negative integer";
-        match self {
-            Raw::File(toml::Value::Integer(i)) => {
-                u64::try_from(*i).map_err(|_| format!("{EXPECTED}, found {i}"))
-            }
-            Raw::File(v) => Err(format!("{EXPECTED}, found {}", type_name(v))),
-            Raw::Env(s) => {
-                parse_uint_text(s.trim()).ok_or_else(|| format!("{EXPECTED}, found {s:?}"))
-            }
+/// Every section of the file is a table (serde would also read one from an array).
+fn sections_are_tables(schema: &Table, file: &Table, name: &str) -> Result<(), ConfigError> {
+    let file = entries(file);
+    for (section, _) in entries(schema).iter().filter(|(_, v)| v.is_table()) {
+        if let Some((_, value)) = file.iter().find(|(k, v)| k == section && !v.is_table()) {
+            let found = type_name(value);
+            let msg =
+                format!("\"{section}\" in {name} must be a table ([{section}]), found {found}");
+            return Err(ConfigError(msg));
         }
     }
+    Ok(())
+}
 
-    fn boolean(self) -> Result<bool, String> {
-        const EXPECTED: &str = "expected true or false";
-        match self {
-            Raw::File(toml::Value::Boolean(b)) => Ok(*b),
-            Raw::File(v) => Err(format!("{EXPECTED}, found {}", type_name(v))),
-            Raw::Env(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err(format!("{EXPECTED}, found {s:?}")),
-            },
-        }
+/// The error for the dotted `key` of the file if the schema has no such key or
+/// section, naming what is known instead.
+fn unknown(schema: &Table, file: &Table, key: &str, name: &str) -> Option<ConfigError> {
+    let known = entries(schema);
+    if known.iter().any(|(k, _)| k == key) {
+        return None;
     }
-
-    /// A duration string (`"30d"`, `"1h30m"`, `"500ms"`), or a bare number of seconds.
-    fn duration(self) -> Result<Duration, String> {
-        match self {
-            Raw::File(toml::Value::String(s)) => parse_duration(s),
-            Raw::File(toml::Value::Integer(i)) => u64::try_from(*i)
-                .map(Duration::from_secs)
-                .map_err(|_| format!("expected a positive duration, found {i}")),
-            Raw::File(v) => Err(format!(
-                "expected a duration such as \"30d\", \"1h30m\" or \"500ms\", found {}",
-                type_name(v)
-            )),
-            Raw::Env(s) => parse_duration(s),
-        }
-    }
-
-    /// A TOML array of strings, or comma-separated text (`username,email`).
-    fn list(self) -> Result<Vec<&'a str>, String> {
-        match self {
-            Raw::File(toml::Value::Array(items)) => items
+    let value = entries(file).into_iter().find(|(k, _)| k == key)?.1;
+    let sections: Vec<&str> = known
+        .iter()
+        .filter(|(_, v)| v.is_table())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let sections = sections.join(", ");
+    let msg = match key.rsplit_once('.') {
+        Some((section, _)) => {
+            let prefix = format!("{section}.");
+            let accepted: Vec<&str> = known
                 .iter()
-                .map(|item| match item {
-                    toml::Value::String(s) => Ok(s.as_str()),
-                    other => Err(format!(
-                        "expected an array of strings, found {} in the array",
-                        type_name(other)
-                    )),
-                })
-                .collect(),
-            Raw::File(v) => Err(format!(
-                "expected an array of strings such as [\"username\", \"email\"], found {}",
-                type_name(v)
-            )),
-            Raw::Env(s) => Ok(s
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .collect()),
+                .filter_map(|(k, _)| k.strip_prefix(&prefix).filter(|k| !k.contains('.')))
+                .collect();
+            let accepted = accepted.join(", ");
+            format!("unknown key \"{key}\" in {name}; [{section}] accepts: {accepted}")
         }
-    }
+        None if value.is_table() => {
+            format!("unknown section \"{key}\" in {name}; known sections: {sections}")
+        }
+        None => {
+            format!(
+                "unknown key \"{key}\" in {name}; keys belong in one of the sections {sections}"
+            )
+        }
+    };
+    Some(ConfigError(msg))
+}
+
+/// A variable's text as a TOML value of the default's type.
+fn env_value(default: &Value, text: &str) -> Result<Value, String> {
+    Ok(match default {
+        Value::Boolean(_) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" => Value::Boolean(true),
+            "false" => Value::Boolean(false),
+            _ => return Err(format!("expected true or false, found {text:?}")),
+        },
+        Value::Integer(_) => {
+            let n = parse_uint_text(text.trim())
+                .ok_or_else(|| format!("expected a non-negative integer, found {text:?}"))?;
+            let too_large = || format!("must be at most {}, found {n}", i64::MAX);
+            Value::Integer(i64::try_from(n).map_err(|_| too_large())?)
+        }
+        Value::Array(_) => {
+            let items = text.split(',').map(str::trim).filter(|s| !s.is_empty());
+            Value::Array(items.map(Value::from).collect())
+        }
+        _ => Value::from(text),
+    })
 }
 
 /// Digits, optionally grouped with single underscores as in TOML (`1_000_000`).
@@ -1437,153 +593,303 @@ fn parse_uint_text(s: &str) -> Option<u64> {
     s.replace('_', "").parse().ok()
 }
 
-fn to_usize(n: u64) -> Result<usize, String> {
-    usize::try_from(n).map_err(|_| format!("{n} is too large for this platform"))
+/// Sets the value of the dotted `key`, creating its sections on the way.
+fn insert(table: &mut Table, key: &str, value: Value) {
+    let (sections, leaf) = key.rsplit_once('.').expect("every key is in a section");
+    let mut table = table;
+    for section in sections.split('.') {
+        let entry = table.entry(section).or_insert_with(|| Table::new().into());
+        table = entry.as_table_mut().expect("checked against the schema");
+    }
+    table.insert(leaf.to_string(), value);
 }
 
-fn usize_in(raw: Raw<'_>, min: u64, max: u64) -> Result<usize, String> {
-    let n = raw.uint()?;
-    if n < min {
-        return Err(format!("must be at least {min}, found {n}"));
-    }
-    if n > max {
-        return Err(format!("must be at most {max}, found {n}"));
-    }
-    to_usize(n)
+// ---------------------------------------------------------------------------
+// Parsers: a raw TOML value (from the file, or a variable's text converted by
+// `env_value`) to a valid field; `Err` says what was expected. A value of the
+// wrong type is named by its type only (it could be a secret).
+// ---------------------------------------------------------------------------
+
+/// Reads the raw value and hands it to `parse`, whose `Err` becomes the error.
+fn parse_with<'de, D: Deserializer<'de>, T>(
+    d: D,
+    parse: impl FnOnce(&Value) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    parse(&Value::deserialize(d)?).map_err(D::Error::custom)
 }
 
-fn positive_duration(raw: Raw<'_>, max: Duration, max_text: &str) -> Result<Duration, String> {
-    let d = raw.duration()?;
-    if d.is_zero() {
-        return Err("expected a duration greater than zero".to_string());
-    }
-    if d > max {
-        return Err(format!("must be at most {max_text}, found {d:?}"));
-    }
-    Ok(d)
+/// `deserialize_with` functions, each defined by its parser of the raw value.
+macro_rules! parsers {
+    ($($(#[$meta:meta])* fn $name:ident($v:ident) -> $type:ty $body:block)*) => {$(
+        $(#[$meta])*
+        fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<$type, D::Error> {
+            parse_with(d, |$v: &Value| -> Result<$type, String> { $body })
+        }
+    )*};
 }
 
-fn non_empty_path(s: &str) -> Result<PathBuf, String> {
-    if s.trim().is_empty() {
-        return Err("expected a non-empty path".to_string());
+parsers! {
+    fn text(v) -> String { string(v).map(str::to_string) }
+    fn trimmed(v) -> String { Ok(string(v)?.trim().to_string()) }
+    fn boolean(v) -> bool {
+        v.as_bool().ok_or_else(|| format!("expected true or false, found {}", type_name(v)))
     }
-    Ok(PathBuf::from(s))
+    fn path(v) -> PathBuf {
+        let s = string(v)?;
+        if s.trim().is_empty() {
+            return Err("expected a non-empty path".to_string());
+        }
+        Ok(PathBuf::from(s))
+    }
+    fn proxies(v) -> Vec<IpNet> { strings(v)?.into_iter().map(parse_cidr).collect() }
+    fn login_methods(v) -> Vec<LoginMethod> {
+        let items = strings(v)?;
+        if items.is_empty() {
+            return Err("expected at least one of \"username\", \"email\"; found none".into());
+        }
+        let mut methods = Vec::with_capacity(items.len());
+        for item in items {
+            let method = LoginMethod::parse(item)?;
+            if methods.contains(&method) {
+                return Err(format!("{:?} is listed more than once", method.as_str()));
+            }
+            methods.push(method);
+        }
+        Ok(methods)
+    }
+    fn body_bytes(v) -> usize {
+        let n = uint(v)?;
+        if !(1024..=16 * 1024 * 1024).contains(&n) {
+            return Err(format!("must be between 1024 (1 KiB) and 16777216 (16 MiB), found {n}"));
+        }
+        Ok(usize::try_from(n).expect("at most 16 MiB"))
+    }
+    /// `HOST:PORT`, where HOST is a name, an IPv4 address or a bracketed IPv6 address.
+    fn bind(v) -> String {
+        let s = string(v)?;
+        let (host, port) = s.rsplit_once(':').unwrap_or_default();
+        let port_ok = port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok();
+        let host_ok = !host.is_empty()
+            && plain(host)
+            && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')));
+        let expected = "HOST:PORT such as \"127.0.0.1:8000\" or \"[::1]:8000\"";
+        require(port_ok && host_ok, expected, s.to_string())
+    }
+    /// `"/rest-auth/"` → `"/rest-auth"`; `"/"` and `""` → `""` (the root).
+    fn prefix(v) -> String {
+        let s = string(v)?;
+        let p = s.trim_end_matches('/');
+        if !p.is_empty() && !p.starts_with('/') {
+            return Err(format!(
+                "expected a URL path starting with \"/\" such as \"/rest-auth\" (or \"\" for the root), found {s:?}"
+            ));
+        }
+        let ok = !p.contains("//") && plain(p) && !p.contains(['?', '#']);
+        let expected = "a plain URL path without spaces, \"?\", \"#\" or \"//\"";
+        require(ok, expected, s).map(|_| p.to_string())
+    }
+    /// Exact origins: scheme, host, optional port, no path.
+    fn origins(v) -> Vec<String> {
+        let origin = |o: &str| {
+            let o = o.trim();
+            let ok = (o.starts_with("http://") || o.starts_with("https://")) && !o.ends_with('/');
+            let expected = "exact origins such as \"https://app.example.com\" (scheme, host, optional port, no path)";
+            require(ok && !o.contains(char::is_whitespace), expected, o.to_string())
+        };
+        strings(v)?.into_iter().map(origin).collect()
+    }
+    /// A host name or IP address, no spaces.
+    fn host(v) -> String {
+        let s = string(v)?.trim();
+        let expected = "a host name or IP address such as \"smtp.example.com\"";
+        require(!s.is_empty() && plain(s), expected, s.to_string())
+    }
+    /// A mailbox lettre accepts: `addr@host` or `Display Name <addr@host>`.
+    fn mailbox(v) -> String {
+        let s = string(v)?.trim();
+        s.parse::<lettre::message::Mailbox>().map_err(|e| {
+            format!("expected an address such as \"Example <noreply@example.com>\", found {s:?} ({e})")
+        })?;
+        Ok(s.to_string())
+    }
+    /// Text that goes into a mail header: no line breaks or other control characters.
+    fn one_line(v) -> String {
+        let s = string(v)?;
+        let expected = "one line of text without control characters";
+        require(!s.contains(char::is_control), expected, s).map(|s| s.trim().to_string())
+    }
+    fn confirm_url(v) -> String { link_template(string(v)?, &["{key}"]) }
+    fn reset_url(v) -> String { link_template(string(v)?, &["{uid}", "{token}"]) }
+    /// An `http://` or `https://` base URL, without its trailing slash.
+    fn base_url(v) -> String {
+        let s = string(v)?.trim().trim_end_matches('/');
+        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+        let rest = rest.ok_or_else(|| format!("expected an http:// or https:// URL, found {s:?}"))?;
+        let ok = !rest.is_empty() && plain(s) && !s.contains(['?', '#']);
+        require(ok, "a base URL without spaces, query or fragment", s.to_string())
+    }
 }
 
-/// A mailbox lettre accepts: `addr@host` or `Display Name <addr@host>`.
-fn parse_mailbox(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    s.parse::<lettre::message::Mailbox>().map_err(|e| {
-        format!("expected an address such as \"Example <noreply@example.com>\", found {s:?} ({e})")
-    })?;
-    Ok(s.to_string())
+/// `value` if `ok`, else "expected {what}, found {value:?}".
+fn require<T: fmt::Debug>(ok: bool, what: &str, value: T) -> Result<T, String> {
+    if ok {
+        Ok(value)
+    } else {
+        Err(format!("expected {what}, found {value:?}"))
+    }
 }
 
-/// Text that goes into a mail header: no line breaks or other control characters.
-fn single_line(s: &str) -> Result<String, String> {
-    if s.chars().any(char::is_control) {
-        return Err(format!(
-            "expected one line of text without control characters, found {s:?}"
-        ));
-    }
-    Ok(s.trim().to_string())
+/// No whitespace, no control characters.
+fn plain(s: &str) -> bool {
+    !s.contains(|c: char| c.is_whitespace() || c.is_control())
 }
 
 /// A link template: must contain each of `placeholders`, and no whitespace.
 fn link_template(s: &str, placeholders: &[&str]) -> Result<String, String> {
     let s = s.trim();
-    for p in placeholders {
-        if !s.contains(p) {
+    let what = format!("a URL containing {}", placeholders.join(" and "));
+    require(placeholders.iter().all(|p| s.contains(p)), &what, s)?;
+    require(plain(s), "a URL without spaces", s.to_string())
+}
+
+/// `10.0.0.0/8`, `fd00::/8`, or a bare address (`10.0.0.1`, `::1`) for that address alone.
+pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    let bad =
+        || format!("expected an IP address or CIDR range such as \"10.0.0.0/8\", found {s:?}");
+    let (addr, bits) = s.split_once('/').map_or((s, None), |(a, b)| (a, Some(b)));
+    let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let bits = bits.map_or(Some(max), |b| b.parse::<u8>().ok().filter(|b| *b <= max));
+    IpNet::new(addr, bits.ok_or_else(bad)?).map_err(|_| bad())
+}
+
+/// `deserialize_with = "int::<MIN, MAX, _, _>"`: an integer in `MIN..=MAX`.
+fn int<'de, const MIN: u64, const MAX: u64, D: Deserializer<'de>, T: TryFrom<u64>>(
+    d: D,
+) -> Result<T, D::Error> {
+    parse_with(d, |v| {
+        let n = uint(v)?;
+        if n < MIN {
+            return Err(format!("must be at least {MIN}, found {n}"));
+        }
+        if n > MAX {
+            return Err(format!("must be at most {MAX}, found {n}"));
+        }
+        T::try_from(n).map_err(|_| format!("{n} is too large for this platform"))
+    })
+}
+
+/// No upper bound but the type's.
+const ANY: u64 = u64::MAX;
+
+/// `with = "max_1h"` and the like: a duration greater than zero and at most
+/// the bound, a duration string or a number of seconds.
+macro_rules! bounded_durations {
+    ($($module:ident = $max_secs:expr;)*) => {$(
+        mod $module {
+            use super::*;
+
+            pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&format!("{}ms", d.as_millis()))
+            }
+
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+                parse_with(d, |v| bounded_duration(v, $max_secs))
+            }
+        }
+    )*};
+}
+
+bounded_durations! {
+    max_5m = 300;
+    max_1h = 3600;
+    max_1d = 86_400;
+    max_24d = 24 * 86_400;
+    max_36500d = 36_500 * 86_400;
+}
+
+fn bounded_duration(v: &Value, max_secs: u64) -> Result<Duration, String> {
+    let d = match v {
+        Value::String(s) => parse_duration(s)?,
+        Value::Integer(i) => u64::try_from(*i)
+            .map(Duration::from_secs)
+            .map_err(|_| format!("expected a positive duration, found {i}"))?,
+        v => {
+            let found = type_name(v);
             return Err(format!(
-                "expected a URL containing {}, found {s:?}",
-                placeholders.join(" and ")
+                "expected a duration such as \"30d\", \"1h30m\" or \"500ms\", found {found}"
             ));
         }
+    };
+    if d.is_zero() {
+        return Err("expected a duration greater than zero".to_string());
     }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("expected a URL without spaces, found {s:?}"));
+    let max = match max_secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s => format!("{}m", s / 60),
+    };
+    if d > Duration::from_secs(max_secs) {
+        return Err(format!("must be at most {max}, found {d:?}"));
     }
-    Ok(s.to_string())
+    Ok(d)
 }
 
-/// An `http://` or `https://` base URL, without its trailing slash.
-fn base_url(s: &str) -> Result<String, String> {
-    let s = s.trim().trim_end_matches('/');
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| format!("expected an http:// or https:// URL, found {s:?}"))?;
-    if rest.is_empty()
-        || s.chars().any(|c| c.is_whitespace() || c.is_control())
-        || s.contains(['?', '#'])
-    {
+/// `with = "optional_path"`: a path, `""` (or blanks) for none.
+mod optional_path {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(p.as_deref().and_then(Path::to_str).unwrap_or(""))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        parse_with(d, |v| {
+            let s = string(v)?;
+            Ok((!s.trim().is_empty()).then(|| PathBuf::from(s)))
+        })
+    }
+}
+
+/// `"a string"`, `"an integer"`, … : what a value is, never the value itself.
+fn type_name(v: &Value) -> String {
+    let name = v.type_str();
+    let article = if name.starts_with(['a', 'i']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
+}
+
+fn string(v: &Value) -> Result<&str, String> {
+    v.as_str()
+        .ok_or_else(|| format!("expected a string, found {}", type_name(v)))
+}
+
+fn uint(v: &Value) -> Result<u64, String> {
+    const EXPECTED: &str = "expected a non-negative integer";
+    match v {
+        Value::Integer(i) => u64::try_from(*i).map_err(|_| format!("{EXPECTED}, found {i}")),
+        v => Err(format!("{EXPECTED}, found {}", type_name(v))),
+    }
+}
+
+/// An array of strings (a variable's comma-separated text arrives as one).
+fn strings(v: &Value) -> Result<Vec<&str>, String> {
+    let Value::Array(items) = v else {
+        let found = type_name(v);
         return Err(format!(
-            "expected a base URL without spaces, query or fragment, found {s:?}"
+            "expected an array of strings such as [\"username\", \"email\"], found {found}"
         ));
-    }
-    Ok(s.to_string())
-}
-
-/// `HOST:PORT`, where HOST is a name, an IPv4 address or a bracketed IPv6 address.
-fn parse_bind(s: &str) -> Result<String, String> {
-    let bad =
-        || format!("expected HOST:PORT such as \"127.0.0.1:8000\" or \"[::1]:8000\", found {s:?}");
-    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
-    let port_ok =
-        !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok();
-    let host_ok = !host.is_empty()
-        && !host.chars().any(|c| c.is_whitespace() || c.is_control())
-        && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')));
-    if !(port_ok && host_ok) {
-        return Err(bad());
-    }
-    Ok(s.to_string())
-}
-
-/// `"/rest-auth/"` → `"/rest-auth"`; `"/"` and `""` → `""` (the root).
-fn normalize_prefix(s: &str) -> Result<String, String> {
-    let trimmed = s.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return Ok(String::new());
-    }
-    if !trimmed.starts_with('/') {
-        return Err(format!(
-            "expected a URL path starting with \"/\" such as \"/rest-auth\" (or \"\" for the root), found {s:?}"
-        ));
-    }
-    if trimmed.contains("//")
-        || trimmed
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
-    {
-        return Err(format!(
-            "expected a plain URL path without spaces, \"?\", \"#\" or \"//\", found {s:?}"
-        ));
-    }
-    Ok(trimmed.to_string())
-}
-
-fn parse_login_methods(items: &[&str]) -> Result<Vec<LoginMethod>, String> {
-    if items.is_empty() {
-        return Err("expected at least one of \"username\", \"email\"; found none".to_string());
-    }
-    let mut methods = Vec::with_capacity(items.len());
-    for item in items {
-        let method = match item.trim().to_ascii_lowercase().as_str() {
-            "username" => LoginMethod::Username,
-            "email" => LoginMethod::Email,
-            _ => {
-                return Err(format!(
-                    "expected \"username\" or \"email\", found {item:?}"
-                ))
-            }
-        };
-        if methods.contains(&method) {
-            return Err(format!("{:?} is listed more than once", method.as_str()));
-        }
-        methods.push(method);
-    }
-    Ok(methods)
+    };
+    let item = |item| {
+        let found = type_name(item);
+        let msg = || format!("expected an array of strings, found {found} in the array");
+        Value::as_str(item).ok_or_else(msg)
+    };
+    items.iter().map(item).collect()
 }
 
 /// Parses `"30d"`, `"1h"`, `"90m"`, `"45s"`, `"500ms"` and combinations such as
@@ -1599,42 +905,34 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(bad(""));
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
-        return text
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|_| bad(": too large"));
+        let secs = text.parse().map_err(|_| bad(": too large"))?;
+        return Ok(Duration::from_secs(secs));
     }
-
     // Units, largest first, with their length in milliseconds.
-    const UNITS: [(&str, u128); 5] = [
+    const UNITS: [(&str, u64); 5] = [
         ("d", 86_400_000),
         ("h", 3_600_000),
         ("m", 60_000),
         ("s", 1_000),
         ("ms", 1),
     ];
-    let mut total_ms: u128 = 0;
-    let mut next_unit = 0; // index into UNITS: units must appear in this order
-    let mut rest = text;
+    let (mut total_ms, mut next_unit, mut rest) = (0u64, 0, text);
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
             return Err(bad(""));
         }
-        let number: u128 = rest[..digits].parse().map_err(|_| bad(": too large"))?;
+        let number: u64 = rest[..digits].parse().map_err(|_| bad(": too large"))?;
         rest = rest[digits..].trim_start();
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &rest[..unit_len];
-        let Some(index) = UNITS.iter().position(|(u, _)| *u == unit) else {
-            return Err(bad(if unit.is_empty() {
-                ": every number needs a unit (ms, s, m, h, d)"
-            } else {
-                ": units are ms, s, m, h, d"
-            }));
+        let index = match UNITS.iter().position(|(u, _)| *u == &rest[..unit_len]) {
+            None if unit_len == 0 => {
+                return Err(bad(": every number needs a unit (ms, s, m, h, d)"))
+            }
+            None => return Err(bad(": units are ms, s, m, h, d")),
+            Some(i) if i < next_unit => return Err(bad(": give each unit once, largest first")),
+            Some(i) => i,
         };
-        if index < next_unit {
-            return Err(bad(": give each unit once, largest first"));
-        }
         next_unit = index + 1;
         total_ms = number
             .checked_mul(UNITS[index].1)
@@ -1642,36 +940,40 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .ok_or_else(|| bad(": too large"))?;
         rest = rest[unit_len..].trim_start();
     }
-    u64::try_from(total_ms)
-        .map(Duration::from_millis)
-        .map_err(|_| bad(": too large"))
+    Ok(Duration::from_millis(total_ms))
 }
-
-// ---------------------------------------------------------------------------
-// Tests
-// ---------------------------------------------------------------------------
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     const REFERENCE: &str = include_str!("../auth.toml");
 
-    fn no_env(_: &str) -> Option<String> {
-        None
+    const NO_ENV: &[(String, String)] = &[];
+
+    /// Loads `text` as the file; errors call it `auth.toml`.
+    fn from_toml_str(text: &str, env: &[(String, String)]) -> Loaded {
+        build(Some(("auth.toml", text)), env)
     }
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
+    fn env_of(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
+            .collect()
     }
 
     fn file(text: &str) -> Result<Config, ConfigError> {
-        Config::from_toml_str(text, &no_env)
+        from_toml_str(text, NO_ENV).map(|(c, _)| c)
+    }
+
+    /// The schema's entries, dotted (`mail.smtp.port`), in order: its sections
+    /// (`tables = true`) or its keys.
+    fn schema_entries(tables: bool) -> Vec<String> {
+        let schema = Table::try_from(Config::default()).unwrap();
+        let entries = entries(&schema);
+        let chosen = entries.iter().filter(|(_, v)| v.is_table() == tables);
+        chosen.map(|(k, _)| k.clone()).collect()
     }
 
     fn file_err(text: &str) -> String {
@@ -1679,7 +981,7 @@ mod tests {
     }
 
     fn env_err(var: &str, value: &str) -> String {
-        Config::from_toml_str("", &env_of(&[(var, value)]))
+        from_toml_str("", &env_of(&[(var, value)]))
             .expect_err("expected an error")
             .to_string()
     }
@@ -1694,7 +996,7 @@ mod tests {
         assert_eq!(c.server.max_body_bytes, 65_536);
         assert_eq!(c.database.path, PathBuf::from("restauth.sqlite3"));
         assert_eq!(c.database.busy_timeout, Duration::from_secs(5));
-        assert_eq!(c.security.secret_key, "");
+        assert_eq!(c.security.secret_key.expose(), "");
         assert_eq!(c.security.password_iterations, 1_000_000);
         assert_eq!(c.security.max_concurrent_hashes, 0);
         assert!(c.security.effective_max_concurrent_hashes() >= 1);
@@ -1732,14 +1034,14 @@ mod tests {
         assert_eq!(c.mail.smtp.port, 587);
         assert_eq!(c.mail.smtp.security, SmtpSecurity::Starttls);
         assert_eq!(c.mail.smtp.username, "");
-        assert_eq!(c.mail.smtp.password, "");
+        assert_eq!(c.mail.smtp.password.expose(), "");
         assert_eq!(c.mail.smtp.timeout, Duration::from_secs(10));
     }
 
     #[test]
     fn empty_file_and_no_path_give_defaults() {
         assert_eq!(file("").unwrap(), Config::default());
-        assert_eq!(Config::load(None, &no_env).unwrap(), Config::default());
+        assert_eq!(Config::load(None, NO_ENV).unwrap().0, Config::default());
     }
 
     #[test]
@@ -1751,18 +1053,19 @@ mod tests {
 
     #[test]
     fn reference_file_documents_every_key_and_env_var() {
-        for k in KEYS {
-            let var = env_var_name(k.section, k.name);
+        let keys = schema_entries(false);
+        assert_eq!(keys.len(), 67, "{keys:?}");
+        for key in &keys {
+            let (section, name) = key.rsplit_once('.').unwrap();
+            let var = env_var_name(key);
             assert!(REFERENCE.contains(&var), "auth.toml does not mention {var}");
-            let set = format!("\n{} = ", k.name);
-            let commented = format!("\n# {} = ", k.name);
+            let set = format!("\n{name} = ");
+            let commented = format!("\n# {name} = ");
             assert!(
                 REFERENCE.contains(&set) || REFERENCE.contains(&commented),
-                "auth.toml has no line for {}.{}",
-                k.section,
-                k.name
+                "auth.toml has no line for {key}"
             );
-            assert!(REFERENCE.contains(&format!("[{}]", k.section)));
+            assert!(REFERENCE.contains(&format!("[{section}]")));
         }
         // workers is computed, so it is shown commented out.
         assert!(REFERENCE.contains("\n# workers = "));
@@ -1773,7 +1076,7 @@ mod tests {
                     continue;
                 }
                 assert!(
-                    KEYS.iter().any(|k| env_var_name(k.section, k.name) == word),
+                    keys.iter().any(|k| env_var_name(k) == word),
                     "auth.toml mentions unknown variable {word}"
                 );
             }
@@ -1840,7 +1143,7 @@ mod tests {
             PathBuf::from("/var/lib/restauth/db.sqlite3")
         );
         assert_eq!(c.database.busy_timeout, Duration::from_millis(250));
-        assert_eq!(c.security.secret_key, "s3cr3t-file");
+        assert_eq!(c.security.secret_key.expose(), "s3cr3t-file");
         assert_eq!(c.security.password_iterations, 600_000);
         assert_eq!(c.security.max_concurrent_hashes, 2);
         assert_eq!(c.security.effective_max_concurrent_hashes(), 2);
@@ -1878,7 +1181,7 @@ mod tests {
         assert_eq!(c.mail.smtp.port, 465);
         assert_eq!(c.mail.smtp.security, SmtpSecurity::Tls);
         assert_eq!(c.mail.smtp.username, "mailer");
-        assert_eq!(c.mail.smtp.password, "smtp-pass-file");
+        assert_eq!(c.mail.smtp.password.expose(), "smtp-pass-file");
         assert_eq!(c.mail.smtp.timeout, Duration::from_secs(30));
     }
 
@@ -1930,14 +1233,14 @@ mod tests {
             ("RESTAUTH_MAIL_SMTP_PASSWORD", "env-smtp-secret"),
             ("RESTAUTH_MAIL_SMTP_TIMEOUT", "500ms"),
         ]);
-        let c = Config::load(None, &env).unwrap();
+        let c = Config::load(None, &env).unwrap().0;
         assert_eq!(c.server.bind, "[::1]:8080");
         assert_eq!(c.server.prefix, "");
         assert_eq!(c.server.workers, 16);
         assert_eq!(c.server.max_body_bytes, 2048);
         assert_eq!(c.database.path, PathBuf::from("env.sqlite3"));
         assert_eq!(c.database.busy_timeout, Duration::from_secs(10));
-        assert_eq!(c.security.secret_key, "from-env");
+        assert_eq!(c.security.secret_key.expose(), "from-env");
         assert_eq!(c.security.password_iterations, 1000);
         assert_eq!(c.security.max_concurrent_hashes, 7);
         assert_eq!(
@@ -1968,19 +1271,20 @@ mod tests {
         assert_eq!(c.mail.smtp.port, 2525);
         assert_eq!(c.mail.smtp.security, SmtpSecurity::None);
         assert_eq!(c.mail.smtp.username, "env-user");
-        assert_eq!(c.mail.smtp.password, "env-smtp-secret");
+        assert_eq!(c.mail.smtp.password.expose(), "env-smtp-secret");
         assert_eq!(c.mail.smtp.timeout, Duration::from_millis(500));
     }
 
     #[test]
     fn nested_smtp_section() {
         // The env var wins over the file, also in a nested section.
-        let c = Config::from_toml_str(
+        let c = from_toml_str(
             "[mail.smtp]\npassword = \"from-file\"\nport = 25\n",
             &env_of(&[("RESTAUTH_MAIL_SMTP_PASSWORD", "from-env")]),
         )
-        .unwrap();
-        assert_eq!(c.mail.smtp.password, "from-env");
+        .unwrap()
+        .0;
+        assert_eq!(c.mail.smtp.password.expose(), "from-env");
         assert_eq!(c.mail.smtp.port, 25);
         // Inline-table and dotted-key spellings of the same section work too.
         let c = file("[mail]\nsmtp = { port = 2525 }\n").unwrap();
@@ -2101,7 +1405,9 @@ mod tests {
         for (text, key, expected) in cases {
             let msg = file_err(text);
             assert!(
-                msg.starts_with(&format!("invalid value for \"{key}\" in auth.toml: ")),
+                msg.starts_with(&format!(
+                    "invalid value for \"{key}\" in auth.toml at line 2, column "
+                )),
                 "{text}: {msg}"
             );
             assert!(msg.contains(expected), "{text}: {msg}");
@@ -2139,7 +1445,7 @@ mod tests {
     fn debug_redacts_the_smtp_password() {
         let mut c = Config::default();
         assert!(format!("{:?}", c.mail.smtp).contains("password: \"<empty>\""));
-        c.mail.smtp.password = "smtp-hunter2".to_string();
+        c.mail.smtp.password = Secret::from("smtp-hunter2");
         c.mail.smtp.username = "mailer".to_string();
         for shown in [
             format!("{c:?}"),
@@ -2168,30 +1474,70 @@ mod tests {
             ("RESTAUTH_SERVER_BIND", "10.0.0.2:81"),
             ("RESTAUTH_SECURITY_SECRET_KEY", "env"),
         ]);
-        let c = Config::from_toml_str(text, &env).unwrap();
+        let c = from_toml_str(text, &env).unwrap().0;
         assert_eq!(c.server.bind, "10.0.0.2:81");
         assert_eq!(c.server.workers, 2); // from the file, no env override
-        assert_eq!(c.security.secret_key, "env");
+        assert_eq!(c.security.secret_key.expose(), "env");
     }
 
     #[test]
-    fn env_lookup_asks_exactly_the_documented_names() {
-        let asked = std::cell::RefCell::new(Vec::new());
-        let env = |k: &str| {
-            asked.borrow_mut().push(k.to_string());
-            None
-        };
-        Config::from_toml_str("", &env).unwrap();
-        let asked = asked.into_inner();
-        assert_eq!(asked.len(), KEYS.len());
-        assert!(asked.contains(&"RESTAUTH_SERVER_BIND".to_string()));
-        assert!(asked.contains(&"RESTAUTH_ACCOUNTS_LOGIN_METHODS".to_string()));
-        assert!(asked.contains(&"RESTAUTH_SECURITY_MAX_CONCURRENT_HASHES".to_string()));
+    fn env_reads_exactly_the_documented_names() {
+        let mut documented: Vec<&str> = REFERENCE
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| {
+                w.starts_with("RESTAUTH_") && !["RESTAUTH_", "RESTAUTH_SECTION"].contains(w)
+            })
+            .collect();
+        documented.sort_unstable();
+        documented.dedup();
+        let mut read: Vec<String> = schema_entries(false)
+            .iter()
+            .map(|k| env_var_name(k))
+            .collect();
+        read.sort_unstable();
+        assert_eq!(read, documented);
+        assert!(read.contains(&"RESTAUTH_SERVER_BIND".to_string()));
+        assert!(read.contains(&"RESTAUTH_ACCOUNTS_LOGIN_METHODS".to_string()));
+        assert!(read.contains(&"RESTAUTH_SECURITY_MAX_CONCURRENT_HASHES".to_string()));
+        assert!(read.contains(&"RESTAUTH_SOCIAL_FACEBOOK_APP_SECRET".to_string()));
+    }
+
+    #[test]
+    fn unknown_restauth_variables_are_warnings() {
+        let env = env_of(&[
+            ("RESTAUTH_SERVER_WORKRES", "4"),
+            ("RESTAUTH_SERVER_WORKERS", "3"),
+            ("RESTAUTH_MAIL_SMTP", "relay"),
+            ("RESTAUTH_BIN", "target/release/restauth"),
+            ("HOME", "/root"),
+        ]);
+        let (c, warnings) = Config::load(None, &env).unwrap();
+        assert_eq!(c.server.workers, 3);
+        assert_eq!(
+            warnings,
+            [
+                "environment variable RESTAUTH_SERVER_WORKRES names no configuration key; it is ignored",
+                "environment variable RESTAUTH_MAIL_SMTP names no configuration key; it is ignored",
+            ]
+        );
+        // Documented variables alone: no warning.
+        let env = env_of(&[
+            ("RESTAUTH_MAIL_SMTP_PORT", "25"),
+            ("RESTAUTH_THROTTLE_ENABLED", "false"),
+        ]);
+        let (c, warnings) = from_toml_str("[mail.smtp]\nport = 2525\n", &env).unwrap();
+        assert_eq!((c.mail.smtp.port, c.throttle.enabled), (25, false));
+        assert_eq!(warnings, Vec::<String>::new());
     }
 
     #[test]
     fn unknown_key_in_each_section_is_named() {
-        for section in SECTIONS {
+        let sections = schema_entries(true);
+        assert_eq!(
+            sections.join(", "),
+            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, throttle"
+        );
+        for section in sections {
             let msg = file_err(&format!("[{section}]\nbogus_key = 1\n"));
             assert!(
                 msg.starts_with(&format!("unknown key \"{section}.bogus_key\" in auth.toml")),
@@ -2238,11 +1584,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("custom.toml");
         std::fs::write(&path, "[server]\nworkers = 5\n").unwrap();
-        let c = Config::load(Some(&path), &no_env).unwrap();
+        let c = Config::load(Some(&path), NO_ENV).unwrap().0;
         assert_eq!(c.server.workers, 5);
 
         std::fs::write(&path, "[server]\nwokers = 5\n").unwrap();
-        let msg = Config::load(Some(&path), &no_env).unwrap_err().to_string();
+        let msg = Config::load(Some(&path), NO_ENV).unwrap_err().to_string();
         assert!(
             msg.starts_with(&format!(
                 "unknown key \"server.wokers\" in {}",
@@ -2256,7 +1602,7 @@ mod tests {
     #[test]
     fn missing_file_is_an_error() {
         let path = Path::new("/nonexistent/restauth/auth.toml");
-        let msg = Config::load(Some(path), &no_env).unwrap_err().to_string();
+        let msg = Config::load(Some(path), NO_ENV).unwrap_err().to_string();
         assert!(
             msg.starts_with("cannot read /nonexistent/restauth/auth.toml: "),
             "{msg}"
@@ -2322,7 +1668,9 @@ mod tests {
         for (text, key, expected) in cases {
             let msg = file_err(text);
             assert!(
-                msg.starts_with(&format!("invalid value for \"{key}\" in auth.toml: ")),
+                msg.starts_with(&format!(
+                    "invalid value for \"{key}\" in auth.toml at line 2, column "
+                )),
                 "{text}: {msg}"
             );
             assert!(msg.contains(expected), "{text}: {msg}");
@@ -2492,7 +1840,9 @@ mod tests {
                 "{msg}"
             );
         }
-        let c = Config::from_toml_str("", &env_of(&[("RESTAUTH_SERVER_PREFIX", "")])).unwrap();
+        let c = from_toml_str("", &env_of(&[("RESTAUTH_SERVER_PREFIX", "")]))
+            .unwrap()
+            .0;
         assert_eq!(c.server.prefix, "");
     }
 
@@ -2574,7 +1924,9 @@ mod tests {
         for (text, key, expected) in cases {
             let msg = file_err(text);
             assert!(
-                msg.starts_with(&format!("invalid value for \"{key}\" in auth.toml: ")),
+                msg.starts_with(&format!(
+                    "invalid value for \"{key}\" in auth.toml at line 2, column "
+                )),
                 "{text}: {msg}"
             );
             assert!(msg.contains(expected), "{text}: {msg}");
@@ -2608,7 +1960,7 @@ mod tests {
     fn debug_redacts_the_secret_key() {
         let mut c = Config::default();
         assert!(format!("{:?}", c.security).contains("secret_key: \"<empty>\""));
-        c.security.secret_key = "topsecret-value-123".to_string();
+        c.security.secret_key = Secret::from("topsecret-value-123");
         for shown in [
             format!("{c:?}"),
             format!("{c:#?}"),

@@ -148,8 +148,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Fail> {
-    let config = Config::load(cli.config.as_deref(), &|k| std::env::var(k).ok())
+    let (config, warnings) = Config::load(cli.config.as_deref(), &restauth::config::environment())
         .map_err(|e| e.to_string())?;
+    for warning in warnings {
+        restauth::log!("restauth: warning: {warning}");
+    }
     // Only the server (and creating users) may start a new database: a backup
     // or a check of a path that holds none is a wrong --config, not a fresh start.
     if matches!(cli.command, Command::Backup { .. } | Command::Check)

@@ -1,4 +1,5 @@
-//! Start-up checks: a database that fails its check stops the server with a clear message.
+//! Start-up checks: a database that fails its check stops the server with a clear message;
+//! a `RESTAUTH_*` variable that names no key is a warning.
 
 mod common;
 use common::*;
@@ -72,4 +73,44 @@ fn check_and_backup_refuse_a_database_that_does_not_exist() {
         !dir.0.join("restauth.secret").exists(),
         "no secret generated"
     );
+}
+
+#[test]
+fn a_misspelt_environment_variable_is_a_warning() {
+    // `serve`: the server starts, and its log names the variable that names
+    // no key; the correctly spelt one beside it is applied without a word.
+    let s = Server::start_with(&[
+        ("RESTAUTH_SERVER_WORKRES", "2"),
+        ("RESTAUTH_ACCOUNTS_LOGOUT_ON_GET", "true"),
+    ]);
+    assert!(
+        s.wait_for_log(
+            "restauth: warning: environment variable RESTAUTH_SERVER_WORKRES names no configuration key; it is ignored"
+        ),
+        "{}",
+        s.logs()
+    );
+    s.create_user("alice", "alice@example.com", PASSWORD);
+    let key = s.login("alice", PASSWORD);
+    assert_eq!(s.get("/rest-auth/logout/", Some(&key)).status, 200);
+    let logs = s.logs();
+    assert!(!logs.contains("RESTAUTH_ACCOUNTS_LOGOUT_ON_GET"), "{logs}");
+
+    // Any other command warns the same way, on stderr, and still runs.
+    let env = [
+        ("RESTAUTH_MAIL_SMPT_HOST", "relay"),
+        ("RESTAUTH_MAIL_SMTP_HOST", "relay"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let out = run_cli(&s.config, &env, &["user", "list"], "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        // `<time> restauth: warning: …`, the one log format.
+        stderr.lines().any(|l| l.ends_with(
+            " restauth: warning: environment variable RESTAUTH_MAIL_SMPT_HOST names no configuration key; it is ignored"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("RESTAUTH_MAIL_SMTP_HOST"), "{stderr}");
 }

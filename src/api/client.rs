@@ -2,64 +2,27 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 use super::http::Request;
 use super::ApiError;
 use crate::config::ThrottleConfig;
 use crate::security::throttle::Rate;
 use crate::App;
 
-/// An address range: an IP with a prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    bits: u8,
-}
-
-impl Cidr {
-    /// Whether `ip` is inside the range.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.bits))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-/// Parses `10.0.0.1`, `10.0.0.0/8`, `::1` or `fd00::/8`.
-pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
-    let s = s.trim();
-    let bad =
-        || format!("expected an IP address or CIDR range such as \"10.0.0.0/8\", found {s:?}");
-    let (addr, bits) = match s.split_once('/') {
-        Some((a, b)) => (a, Some(b)),
-        None => (s, None),
-    };
-    let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let bits = match bits {
-        Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(bad)?,
-        None => max,
-    };
-    Ok(Cidr { addr, bits })
+/// Whether `ip` is in one of `nets`. A dual-stack socket reports IPv4 peers
+/// as `::ffff:a.b.c.d`: they are matched as the IPv4 address they are.
+pub fn is_trusted(nets: &[IpNet], ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    nets.iter().any(|net| net.contains(&ip))
 }
 
 /// The client's address. From a trusted proxy, the rightmost `X-Forwarded-For`
 /// entry that is not itself a trusted proxy (entries left of it can be forged
 /// by the client); from anyone else, the socket address.
-pub fn client_ip(req: &Request, trusted: &[Cidr]) -> IpAddr {
+pub fn client_ip(req: &Request, trusted: &[IpNet]) -> IpAddr {
     let peer = req.remote_addr().ip();
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
-    if !is_trusted(peer) {
+    if !is_trusted(trusted, peer) {
         return peer;
     }
     let Some(header) = req.header("X-Forwarded-For") else {
@@ -67,7 +30,7 @@ pub fn client_ip(req: &Request, trusted: &[Cidr]) -> IpAddr {
     };
     for entry in header.rsplit(',') {
         match entry.trim().parse::<IpAddr>() {
-            Ok(ip) if is_trusted(ip) => continue,
+            Ok(ip) if is_trusted(trusted, ip) => continue,
             Ok(ip) => return ip,
             Err(_) => return peer,
         }
@@ -107,6 +70,11 @@ pub fn throttle_client(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_cidr;
+
+    fn contains(net: IpNet, ip: &str) -> bool {
+        is_trusted(&[net], ip.parse().unwrap())
+    }
 
     #[test]
     fn ipv6_clients_count_per_64() {
@@ -121,21 +89,20 @@ mod tests {
     #[test]
     fn cidr_ranges() {
         let c = parse_cidr("10.0.0.0/8").unwrap();
-        assert!(c.contains("10.1.2.3".parse().unwrap()));
-        assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        assert!(parse_cidr("127.0.0.1")
-            .unwrap()
-            .contains("127.0.0.1".parse().unwrap()));
-        assert!(parse_cidr("::1").unwrap().contains("::1".parse().unwrap()));
-        assert!(parse_cidr("127.0.0.0/8")
-            .unwrap()
-            .contains("::ffff:127.0.0.1".parse().unwrap()));
-        assert!(parse_cidr("fd00::/8")
-            .unwrap()
-            .contains("fd12::1".parse().unwrap()));
-        assert!(parse_cidr("0.0.0.0/0")
-            .unwrap()
-            .contains("8.8.8.8".parse().unwrap()));
+        assert!(contains(c, "10.1.2.3"));
+        assert!(!contains(c, "11.0.0.1"));
+        assert!(contains(parse_cidr("127.0.0.1").unwrap(), "127.0.0.1"));
+        assert!(contains(parse_cidr("::1").unwrap(), "::1"));
+        // A bare address is that address alone (/32, /128); host bits may be set.
+        assert!(!contains(parse_cidr("127.0.0.1").unwrap(), "127.0.0.2"));
+        assert!(!contains(parse_cidr("::1").unwrap(), "::2"));
+        assert!(contains(parse_cidr("10.9.8.7/8").unwrap(), "10.1.2.3"));
+        assert!(contains(
+            parse_cidr("127.0.0.0/8").unwrap(),
+            "::ffff:127.0.0.1"
+        ));
+        assert!(contains(parse_cidr("fd00::/8").unwrap(), "fd12::1"));
+        assert!(contains(parse_cidr("0.0.0.0/0").unwrap(), "8.8.8.8"));
         for bad in ["", "10.0.0.0/33", "nope", "10.0.0.0/x"] {
             assert!(parse_cidr(bad).is_err(), "{bad}");
         }

@@ -45,7 +45,7 @@ fn verified_profile(app: &App, req: &Request) -> Result<Profile, ApiError> {
     let cfg = FacebookConfig {
         graph_url: &fb.graph_url,
         app_id: &fb.app_id,
-        app_secret: &fb.app_secret,
+        app_secret: fb.app_secret.expose(),
         callback_url: &fb.callback_url,
         timeout: fb.timeout,
     };

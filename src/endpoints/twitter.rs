@@ -44,7 +44,7 @@ fn verified_profile(app: &App, req: &Request) -> Result<Profile, ApiError> {
     let cfg = TwitterConfig {
         api_url: &tw.api_url,
         consumer_key: &tw.consumer_key,
-        consumer_secret: &tw.consumer_secret,
+        consumer_secret: tw.consumer_secret.expose(),
         timeout: tw.timeout,
     };
     twitter::verify_credentials(

@@ -38,7 +38,10 @@ pub fn transport(cfg: &SmtpConfig) -> Result<SmtpTransport, String> {
     })?;
     let mut builder = builder.port(cfg.port).timeout(Some(cfg.timeout));
     if !cfg.username.is_empty() {
-        builder = builder.credentials(Credentials::new(cfg.username.clone(), cfg.password.clone()));
+        builder = builder.credentials(Credentials::new(
+            cfg.username.clone(),
+            cfg.password.expose().to_string(),
+        ));
     }
     Ok(builder.build())
 }
@@ -130,7 +133,7 @@ mod tests {
             let cfg = SmtpConfig {
                 security,
                 username: "user".to_string(),
-                password: "pw".to_string(),
+                password: "pw".into(),
                 ..SmtpConfig::default()
             };
             transport(&cfg).unwrap();
