@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
@@ -61,20 +62,16 @@ impl Default for HeaderOptions<'_> {
     }
 }
 
-/// RFC 5849 §3.6 percent-encoding of the UTF-8 bytes of `s`.
+/// RFC 5849 §3.6: every byte but the unreserved `A-Za-z0-9-._~` is encoded.
+const UNRESERVED_ONLY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// RFC 5849 §3.6 percent-encoding of the UTF-8 bytes of `s` (upper-case hex).
 pub fn percent_encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len() * 3);
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        }
-    }
-    out
+    utf8_percent_encode(s, UNRESERVED_ONLY).to_string()
 }
 
 /// Decodes `%XX` escapes (either hex case); other characters are kept as they are.
