@@ -29,7 +29,7 @@ fn backup_while_serving_is_consistent_and_never_overwrites() {
     let stop = Arc::new(AtomicBool::new(false));
     // (username, when its 201 arrived)
     let registered: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     std::thread::scope(|scope| {
         for t in 0..3 {
             let (s, stop, registered) = (&s, stop.clone(), registered.clone());
@@ -61,7 +61,16 @@ fn backup_while_serving_is_consistent_and_never_overwrites() {
         }
 
         // Let the load get going (poll, no fixed sleep), then back up in the middle of it.
-        while registered.lock().unwrap().len() < 20 && Instant::now() < deadline {
+        // The deadline only bounds the test: reaching it is a failure.
+        while registered.lock().unwrap().len() < 20 {
+            if Instant::now() >= deadline {
+                stop.store(true, Ordering::SeqCst);
+                panic!(
+                    "only {} registrations before the deadline; logs:\n{}",
+                    registered.lock().unwrap().len(),
+                    s.logs()
+                );
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
         let dest = s.dir.0.join("backup.sqlite3");
@@ -69,7 +78,14 @@ fn backup_while_serving_is_consistent_and_never_overwrites() {
         let out = s.cli(&["backup", dest.to_str().unwrap()], "");
         let took = started.elapsed();
         let during = registered.lock().unwrap().len();
+        // The load threads stop at the deadline: had it come, the backup
+        // would not have run under load.
+        let under_load = Instant::now() < deadline;
         stop.store(true, Ordering::SeqCst);
+        assert!(
+            under_load,
+            "the load had stopped (deadline) before the backup ended"
+        );
         assert!(
             out.status.success(),
             "stdout: {}\nstderr: {}",
@@ -105,7 +121,11 @@ fn backup_while_serving_is_consistent_and_never_overwrites() {
             .filter(|(_, at)| *at < started)
             .map(|(u, _)| u)
             .collect();
-        assert!(before.len() >= 20 || Instant::now() >= deadline);
+        assert!(
+            before.len() >= 20,
+            "{} registrations before the backup",
+            before.len()
+        );
         for u in &before {
             assert!(
                 has(u),

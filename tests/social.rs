@@ -59,8 +59,7 @@ fn graph(seen: &Seen) -> (u16, String) {
 fn twitter_mock() -> Mock {
     Mock::start(|seen| {
         let header = seen.header("Authorization").unwrap_or("").to_string();
-        let params =
-            restauth::social::oauth1::parse_authorization_header(&header).unwrap_or_default();
+        let params = common::oauth1::parse_authorization_header(&header).unwrap_or_default();
         let token = params
             .iter()
             .find(|(k, _)| k == "oauth_token")
@@ -83,7 +82,7 @@ fn twitter_mock() -> Mock {
             seen.target
         );
         if seen.path() != "/1.1/account/verify_credentials.json"
-            || !restauth::social::oauth1::verify("GET", &url, &header, TW_SECRET, token_secret)
+            || !common::oauth1::verify("GET", &url, &header, TW_SECRET, token_secret)
         {
             return (
                 401,

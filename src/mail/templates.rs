@@ -22,6 +22,8 @@
 use std::borrow::Cow;
 use std::path::Path;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 use super::outbox::Message;
 use crate::config::MailConfig;
 
@@ -180,18 +182,18 @@ fn escape_html(s: &str) -> String {
     out
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters and `:`
-/// (allauth's keys contain colons), so a value cannot break out of the URL.
+/// Everything but RFC 3986 unreserved characters and `:` (allauth's keys
+/// contain colons) is percent-encoded, so a value cannot break out of the URL.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':');
+
+/// `s` percent-encoded with [`COMPONENT`] (UTF-8 bytes, upper-case hex).
 fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 #[cfg(test)]
@@ -329,5 +331,18 @@ mod tests {
         let m = confirmation_email(&c, "a@example.com", "ann", "k");
         assert_eq!(m.subject, "[Example] Please Confirm Your Email Address");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn link_components_keep_unreserved_and_colon() {
+        assert_eq!(encode_component("AZaz09-._~:"), "AZaz09-._~:");
+        assert_eq!(
+            encode_component("a/b?c&d=e#f g+h%i@j"),
+            "a%2Fb%3Fc%26d%3De%23f%20g%2Bh%25i%40j"
+        );
+        // UTF-8 bytes, upper-case hex.
+        assert_eq!(encode_component("é€😀"), "%C3%A9%E2%82%AC%F0%9F%98%80");
+        assert_eq!(encode_component("\n\0"), "%0A%00");
+        assert_eq!(encode_component(""), "");
     }
 }

@@ -651,6 +651,24 @@ mod tests {
         drop(worker);
     }
 
+    /// A wall clock that stands still until the test moves it.
+    struct StillClock(Mutex<SystemTime>);
+
+    impl StillClock {
+        fn set(&self, unix: i64) {
+            *self.0.lock().unwrap() = UNIX_EPOCH + Duration::from_secs(unix as u64);
+        }
+    }
+
+    impl Clock for StillClock {
+        fn system(&self) -> SystemTime {
+            *self.0.lock().unwrap()
+        }
+        fn instant(&self) -> Instant {
+            Instant::now()
+        }
+    }
+
     #[test]
     fn unwritable_spool_is_retried_with_backoff_then_failed() {
         let tmp = temp_dir("unwritable");
@@ -659,6 +677,11 @@ mod tests {
         let spool_dir = tmp.0.join("not-a-dir");
         std::fs::write(&spool_dir, b"x").unwrap();
         let conn = crate::db::open_and_migrate(&db_path, Duration::from_secs(5)).unwrap();
+        // The worker's time is t0 until the test moves it, so what it does
+        // between attempts does not depend on how fast it runs.
+        let t0 = SystemClock.unix();
+        let clock = Arc::new(StillClock(Mutex::new(UNIX_EPOCH)));
+        clock.set(t0);
         let id = outbox::enqueue(
             &conn,
             &Message {
@@ -667,30 +690,48 @@ mod tests {
                 text: "t".to_string(),
                 html: None,
             },
-            SystemClock.unix(),
+            t0,
         )
         .unwrap();
         let config = MailConfig {
             spool_dir,
             poll_interval: Duration::from_millis(50),
-            retry_base: Duration::from_millis(10),
+            retry_base: Duration::from_secs(30),
             max_attempts: 2,
             ..MailConfig::default()
         };
-        let started = SystemClock.unix();
-        let worker = spawn(config, db_path, Duration::from_secs(5));
+        let worker = spawn_with_producer(
+            config,
+            db_path,
+            Duration::from_secs(5),
+            clock.clone(),
+            Box::new(|_| Ok(0)),
+        );
         wait_until("first failure", || {
             outbox::get(&conn, id).unwrap().unwrap().attempts >= 1
         });
+        // A transient failure: still queued, the error kept, the next attempt
+        // retry_base later; at t0 the worker passes over it.
         let e = outbox::get(&conn, id).unwrap().unwrap();
-        if e.status == Status::Queued {
-            assert!(e.next_attempt_at > started, "{e:?}");
-        }
-        assert!(e.last_error.unwrap().contains("cannot write to the spool"));
+        assert_eq!(e.status, Status::Queued, "{e:?}");
+        assert_eq!(e.attempts, 1, "{e:?}");
+        assert_eq!(e.next_attempt_at, t0 + 30, "{e:?}");
+        assert!(
+            e.last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("cannot write to the spool"),
+            "{e:?}"
+        );
+        // Time reaches the next attempt: it fails too, the last one allowed.
+        clock.set(t0 + 30);
+        worker.wake();
         wait_until("failed after max_attempts", || {
             outbox::get(&conn, id).unwrap().unwrap().status == Status::Failed
         });
-        assert_eq!(outbox::get(&conn, id).unwrap().unwrap().attempts, 2);
+        let e = outbox::get(&conn, id).unwrap().unwrap();
+        assert_eq!(e.attempts, 2, "{e:?}");
+        assert!(e.last_error.is_some(), "{e:?}");
         worker.stop();
     }
 }

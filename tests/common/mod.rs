@@ -2,6 +2,9 @@
 //! directory and talks raw HTTP/1.1 to it, so tests see exactly what a client sees.
 #![allow(dead_code)]
 
+/// The provider's side of OAuth 1.0a (header parser, signature verifier).
+pub mod oauth1;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
