@@ -11,14 +11,30 @@ use std::io::Write as _;
 
 use crate::clock::{Clock, SystemClock};
 
-/// Writes one line: the time, a space, `text`.
+/// Writes one line: the time, a space, `text` (its control characters as
+/// `\xNN`, so that no text, an error message from a provider say, can split
+/// or forge a line).
 pub fn line(text: std::fmt::Arguments<'_>) {
     let mut out = crate::timefmt::rfc3339(SystemClock.unix());
     out.push(' ');
-    let _ = out.write_fmt(text);
+    out.push_str(&one_line(&text.to_string()));
     out.push('\n');
     // Nothing useful can be done when stderr is gone.
     let _ = std::io::stderr().lock().write_all(out.as_bytes());
+}
+
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            for b in c.to_string().bytes() {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// [`line`] with `format!` arguments: `log!("restauth: stopped")`.
@@ -27,4 +43,16 @@ macro_rules! log {
     ($($arg:tt)*) => {
         $crate::log::line(format_args!($($arg)*))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_line_stays_one_line() {
+        assert_eq!(super::one_line("mail #1: delivered"), "mail #1: delivered");
+        assert_eq!(
+            super::one_line("bad answer\r\n2026-01-01T00:00:00Z forged"),
+            "bad answer\\x0d\\x0a2026-01-01T00:00:00Z forged"
+        );
+    }
 }

@@ -141,7 +141,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail(message)) => {
-            eprintln!("restauth: {message}");
+            restauth::log!("restauth: {message}");
             ExitCode::FAILURE
         }
     }

@@ -38,10 +38,14 @@ fn a_corrupt_database_stops_the_server() {
         let out = run_cli(&config, &[], args, "");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} should fail");
+        // One line in the one log format: `<UTC time> restauth: <why>`.
+        let first = stderr.lines().next().unwrap_or("");
+        let (time, text) = first.split_once(' ').unwrap_or(("", ""));
         assert!(
-            stderr.contains("database") && stderr.starts_with("restauth: "),
+            time.len() == 20 && time.ends_with('Z') && text.starts_with("restauth: "),
             "{args:?}: {stderr}"
         );
+        assert!(stderr.contains("database"), "{args:?}: {stderr}");
         assert!(!stderr.contains("listening on"), "{stderr}");
     }
 }
