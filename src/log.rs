@@ -13,28 +13,40 @@ use crate::clock::{Clock, SystemClock};
 
 /// Writes one line: the time, a space, `text` (its control characters as
 /// `\xNN`, so that no text, an error message from a provider say, can split
-/// or forge a line).
+/// or forge a line). Formatted in place: one buffer, escaped only if needed.
 pub fn line(text: std::fmt::Arguments<'_>) {
     let mut out = crate::timefmt::rfc3339(SystemClock.unix());
     out.push(' ');
-    out.push_str(&one_line(&text.to_string()));
+    let start = out.len();
+    let _ = out.write_fmt(text);
+    if out[start..].contains(char::is_control) {
+        let escaped = escape(&out[start..], char::is_control).into_owned();
+        out.truncate(start);
+        out.push_str(&escaped);
+    }
     out.push('\n');
     // Nothing useful can be done when stderr is gone.
     let _ = std::io::stderr().lock().write_all(out.as_bytes());
 }
 
-fn one_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// `text` with every character `pick` selects as `\xNN` (its UTF-8 bytes);
+/// borrowed when there is none.
+pub fn escape(text: &str, pick: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(&pick) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
-            for b in c.to_string().bytes() {
+        if pick(c) {
+            let mut utf8 = [0; 4];
+            for b in c.encode_utf8(&mut utf8).bytes() {
                 let _ = write!(out, "\\x{b:02x}");
             }
         } else {
             out.push(c);
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// [`line`] with `format!` arguments: `log!("restauth: stopped")`.
@@ -49,9 +61,10 @@ macro_rules! log {
 mod tests {
     #[test]
     fn a_line_stays_one_line() {
-        assert_eq!(super::one_line("mail #1: delivered"), "mail #1: delivered");
+        let one_line = |t| super::escape(t, char::is_control);
+        assert_eq!(one_line("mail #1: delivered"), "mail #1: delivered");
         assert_eq!(
-            super::one_line("bad answer\r\n2026-01-01T00:00:00Z forged"),
+            one_line("bad answer\r\n2026-01-01T00:00:00Z forged"),
             "bad answer\\x0d\\x0a2026-01-01T00:00:00Z forged"
         );
     }

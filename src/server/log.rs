@@ -26,25 +26,9 @@ pub fn refused(peer: std::net::SocketAddr, status: u16) {
 }
 
 /// `text` with control characters, spaces and backslashes as `\xNN`, so that
-/// a client cannot forge or split log lines.
+/// a client cannot forge or split log lines (or shift their fields).
 fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text
-        .chars()
-        .any(|c| c.is_control() || c == ' ' || c == '\\')
-    {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() || c == ' ' || c == '\\' {
-            for b in c.to_string().bytes() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    crate::log::escape(text, |c| c.is_control() || c == ' ' || c == '\\')
 }
 
 #[cfg(test)]
