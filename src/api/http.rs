@@ -115,12 +115,4 @@ impl Response {
         self.headers.push((name.into(), value.into()));
         self
     }
-
-    /// The first value of header `name` (any case), if set.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_ref())
-    }
 }
