@@ -434,10 +434,9 @@ fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
         // The first problem in the file's order: an unknown key, or a bad value.
         serde_path_to_error::deserialize::<_, Config>(file).map_err(|e| {
             let key = e.path().to_string();
-            unknown(&schema, &table, &key, name).unwrap_or_else(|| {
-                let at = at(text, e.inner().span());
-                invalid(&key, &format!("in {name}{at}"), e.inner().message())
-            })
+            let place = format!("in {name}{}", at(text, e.inner().span()));
+            let msg = e.inner().message();
+            unknown(&table, &key, &place, msg).unwrap_or_else(|| invalid(&key, &place, msg))
         })?;
     }
 
@@ -516,40 +515,15 @@ fn sections_are_tables(schema: &Table, file: &Table, name: &str) -> Result<(), C
     Ok(())
 }
 
-/// The error for the dotted `key` of the file if the schema has no such key or
-/// section, naming what is known instead.
-fn unknown(schema: &Table, file: &Table, key: &str, name: &str) -> Option<ConfigError> {
-    let known = entries(schema);
-    if known.iter().any(|(k, _)| k == key) {
-        return None;
-    }
-    let value = entries(file).into_iter().find(|(k, _)| k == key)?.1;
-    let sections: Vec<&str> = known
-        .iter()
-        .filter(|(_, v)| v.is_table())
-        .map(|(k, _)| k.as_str())
-        .collect();
-    let sections = sections.join(", ");
-    let msg = match key.rsplit_once('.') {
-        Some((section, _)) => {
-            let prefix = format!("{section}.");
-            let accepted: Vec<&str> = known
-                .iter()
-                .filter_map(|(k, _)| k.strip_prefix(&prefix).filter(|k| !k.contains('.')))
-                .collect();
-            let accepted = accepted.join(", ");
-            format!("unknown key \"{key}\" in {name}; [{section}] accepts: {accepted}")
-        }
-        None if value.is_table() => {
-            format!("unknown section \"{key}\" in {name}; known sections: {sections}")
-        }
-        None => {
-            format!(
-                "unknown key \"{key}\" in {name}; keys belong in one of the sections {sections}"
-            )
-        }
-    };
-    Some(ConfigError(msg))
+/// serde's unknown-field error for the dotted `key` of the file, worded as
+/// an unknown key or section with what its section accepts.
+fn unknown(file: &Table, key: &str, place: &str, msg: &str) -> Option<ConfigError> {
+    let accepted = msg.strip_prefix("unknown field `")?.split_once("`, ")?.1;
+    let top_table = !key.contains('.') && file.get(key).is_some_and(Value::is_table);
+    let what = if top_table { "section" } else { "key" };
+    Some(ConfigError(format!(
+        "unknown {what} \"{key}\" {place}; {accepted}"
+    )))
 }
 
 /// A variable's text as a TOML value of the default's type.
@@ -748,13 +722,12 @@ fn link_template(s: &str, placeholders: &[&str]) -> Result<String, String> {
 /// `10.0.0.0/8`, `fd00::/8`, or a bare address (`10.0.0.1`, `::1`) for that address alone.
 pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
     let s = s.trim();
-    let bad =
-        || format!("expected an IP address or CIDR range such as \"10.0.0.0/8\", found {s:?}");
-    let (addr, bits) = s.split_once('/').map_or((s, None), |(a, b)| (a, Some(b)));
-    let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let bits = bits.map_or(Some(max), |b| b.parse::<u8>().ok().filter(|b| *b <= max));
-    IpNet::new(addr, bits.ok_or_else(bad)?).map_err(|_| bad())
+    let net = s
+        .parse()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from));
+    net.map_err(|_| {
+        format!("expected an IP address or CIDR range such as \"10.0.0.0/8\", found {s:?}")
+    })
 }
 
 /// `deserialize_with = "int::<MIN, MAX, _, _>"`: an integer in `MIN..=MAX`.
@@ -885,55 +858,20 @@ fn strings(v: &Value) -> Result<Vec<&str>, String> {
     items.iter().map(item).collect()
 }
 
-/// Parses `"30d"`, `"1h"`, `"90m"`, `"45s"`, `"500ms"` and combinations such as
-/// `"1h30m"` (units largest first, each at most once). A bare integer is seconds.
+/// A duration in humantime's grammar (`"30d"`, `"1h30m"`, `"500ms"`,
+/// `"2 minutes"`); a bare integer is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = |why: &str| {
-        format!(
-            "expected a duration such as \"30d\", \"1h30m\", \"45s\" or \"500ms\" (a bare number is seconds), found {s:?}{why}"
-        )
+    let bad = |why: &dyn fmt::Display| {
+        format!("expected a duration such as \"30d\", \"1h30m\", \"45s\" or \"500ms\" (a bare number is seconds), found {s:?}: {why}")
     };
     let text = s.trim();
-    if text.is_empty() {
-        return Err(bad(""));
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| bad(&"too large"));
     }
-    if text.bytes().all(|b| b.is_ascii_digit()) {
-        let secs = text.parse().map_err(|_| bad(": too large"))?;
-        return Ok(Duration::from_secs(secs));
-    }
-    // Units, largest first, with their length in milliseconds.
-    const UNITS: [(&str, u64); 5] = [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let (mut total_ms, mut next_unit, mut rest) = (0u64, 0, text);
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad(""));
-        }
-        let number: u64 = rest[..digits].parse().map_err(|_| bad(": too large"))?;
-        rest = rest[digits..].trim_start();
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let index = match UNITS.iter().position(|(u, _)| *u == &rest[..unit_len]) {
-            None if unit_len == 0 => {
-                return Err(bad(": every number needs a unit (ms, s, m, h, d)"))
-            }
-            None => return Err(bad(": units are ms, s, m, h, d")),
-            Some(i) if i < next_unit => return Err(bad(": give each unit once, largest first")),
-            Some(i) => i,
-        };
-        next_unit = index + 1;
-        total_ms = number
-            .checked_mul(UNITS[index].1)
-            .and_then(|ms| total_ms.checked_add(ms))
-            .ok_or_else(|| bad(": too large"))?;
-        rest = rest[unit_len..].trim_start();
-    }
-    Ok(Duration::from_millis(total_ms))
+    humantime::parse_duration(text).map_err(|e| bad(&e))
 }
 
 #[cfg(test)]
@@ -1290,7 +1228,7 @@ mod tests {
             msg.starts_with("unknown key \"mail.smtp.hots\" in auth.toml"),
             "{msg}"
         );
-        assert!(msg.contains("host, port"), "{msg}");
+        assert!(msg.contains("`host`, `port`"), "{msg}");
         let msg = file_err("[mail]\nsmtp = 5\n");
         assert!(
             msg.contains("\"mail.smtp\" in auth.toml must be a table"),
@@ -1754,23 +1692,22 @@ mod tests {
         assert_eq!(d(" 5s "), Duration::from_secs(5));
         assert_eq!(d("0"), Duration::ZERO);
         assert_eq!(d("5 s"), Duration::from_secs(5));
-        assert!(parse_duration("5 minutes")
+        assert_eq!(d("5 minutes"), Duration::from_secs(300));
+        assert_eq!(d("1.5h"), Duration::from_secs(5400));
+        assert!(parse_duration("5x")
             .unwrap_err()
-            .ends_with("found \"5 minutes\": units are ms, s, m, h, d"));
+            .ends_with("found \"5x\": unknown time unit \"x\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)"));
         assert!(parse_duration("1h 30")
             .unwrap_err()
-            .ends_with(": every number needs a unit (ms, s, m, h, d)"));
+            .ends_with(": time unit needed, for example 30sec or 30ms"));
         for bad in [
             "",
             "s",
             "5x",
-            "1.5h",
             "-5s",
-            "5 minutes",
-            "1h1h",
-            "30m1h",
             "1h30",
             "99999999999999999999999d",
+            "99999999999999999999999",
             "5S",
         ] {
             let err = parse_duration(bad).unwrap_err();
