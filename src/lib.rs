@@ -54,7 +54,7 @@ pub fn serve(mut app: App) -> Result<(), StartError> {
     let served = server::transport::serve(app.clone(), listener);
     if let Some(mailer) = &app.mailer {
         // Lets the message being delivered finish.
-        mailer.stop_now();
+        mailer.stop();
     }
     served.map_err(|e| StartError::Bind(e.to_string()))?;
     crate::log!("restauth: stopped");

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use restauth::accounts::tokens;
 use restauth::accounts::users::{self, NewUser};
-use restauth::accounts::{tokens, AccountError};
 use restauth::mail::outbox;
 use restauth::security::validators::{validate_password, UserAttributes};
 use restauth::{App, Config};
@@ -109,26 +109,8 @@ struct PasswordArgs {
 /// A command's failure: the message printed before exiting with status 1.
 struct Fail(String);
 
-impl From<String> for Fail {
-    fn from(s: String) -> Self {
-        Fail(s)
-    }
-}
-
-impl From<restauth::db::DbError> for Fail {
-    fn from(e: restauth::db::DbError) -> Self {
-        Fail(e.to_string())
-    }
-}
-
-impl From<rusqlite::Error> for Fail {
-    fn from(e: rusqlite::Error) -> Self {
-        Fail(format!("database error: {e}"))
-    }
-}
-
-impl From<AccountError> for Fail {
-    fn from(e: AccountError) -> Self {
+impl<E: std::fmt::Display> From<E> for Fail {
+    fn from(e: E) -> Self {
         Fail(e.to_string())
     }
 }
@@ -148,8 +130,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Fail> {
-    let (config, warnings) = Config::load(cli.config.as_deref(), &restauth::config::environment())
-        .map_err(|e| e.to_string())?;
+    let (config, warnings) = Config::load(cli.config.as_deref(), &restauth::config::environment())?;
     for warning in warnings {
         restauth::log!("restauth: warning: {warning}");
     }
@@ -163,9 +144,9 @@ fn run(cli: Cli) -> Result<(), Fail> {
             config.database.path.display()
         )));
     }
-    let app = App::open(config).map_err(|e| e.to_string())?;
+    let app = App::open(config)?;
     match cli.command {
-        Command::Serve => Ok(restauth::serve(app).map_err(|e| e.to_string())?),
+        Command::Serve => Ok(restauth::serve(app)?),
         Command::Check => {
             println!(
                 "configuration and database {} are fine",
@@ -177,8 +158,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
             let source = app.config.database.path.clone();
             println!("backing up {} to {} …", source.display(), path.display());
             let started = std::time::Instant::now();
-            let report =
-                app.read(|c| restauth::db::backup(c, &path).map_err(|e| Fail(e.to_string())))?;
+            let report = app.read(|c| Ok::<_, Fail>(restauth::db::backup(c, &path)?))?;
             println!(
                 "backup written: {} ({} bytes, checked, {:.1} s)",
                 report.path.display(),
@@ -246,7 +226,7 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
                 email: &args.email,
             };
             let password = read_password(&args.password, &attributes)?;
-            let hash = app.hash_password(&password).map_err(|e| e.to_string())?;
+            let hash = app.hash_password(&password)?;
             let user = app.write(|tx| -> Result<_, Fail> {
                 if !args.unverified
                     && !args.email.is_empty()
@@ -283,7 +263,7 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
                 email: &found.email,
             };
             let password = read_password(&password, &attributes)?;
-            let hash = app.hash_password(&password).map_err(|e| e.to_string())?;
+            let hash = app.hash_password(&password)?;
             let revoked = app.write(|tx| -> Result<_, Fail> {
                 users::set_password_hash(tx, found.id, &hash)?;
                 Ok(tokens::revoke_all_for_user(tx, found.id, None)?)
@@ -348,33 +328,33 @@ fn find_user(app: &App, name: &str) -> Result<users::User, Fail> {
 }
 
 /// The new password: from stdin, or prompted twice without echo; validated unless told not to.
-fn read_password(args: &PasswordArgs, attributes: &UserAttributes<'_>) -> Result<String, String> {
+fn read_password(args: &PasswordArgs, attributes: &UserAttributes<'_>) -> Result<String, Fail> {
     let password = if args.password_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+            .map_err(|e| Fail(format!("cannot read the password from stdin: {e}")))?;
         line.trim_end_matches(['\r', '\n']).to_string()
     } else {
-        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-        let again = rpassword::prompt_password("Password (again): ").map_err(|e| e.to_string())?;
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password (again): ")?;
         if first != again {
-            return Err("the two passwords differ".into());
+            return Err(Fail("the two passwords differ".into()));
         }
         first
     };
     let password = password.trim().to_string();
     if password.is_empty() {
-        return Err("the password may not be blank".into());
+        return Err(Fail("the password may not be blank".into()));
     }
     if !args.skip_validation {
         let problems = validate_password(&password, Some(attributes));
         if !problems.is_empty() {
-            return Err(format!(
-                "{} (use --skip-validation to accept it anyway)",
-                problems.join(" ")
-            ));
+            let problems = problems.join(" ");
+            return Err(Fail(format!(
+                "{problems} (use --skip-validation to accept it anyway)"
+            )));
         }
     }
     Ok(password)

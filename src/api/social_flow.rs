@@ -11,25 +11,29 @@ use super::ApiError;
 use crate::accounts::social::{self, ProviderProfile};
 use crate::App;
 
-/// A provider endpoint: how to verify the request with the provider, and how
-/// to read the provider's answer. (The router serves its paths only when the
-/// provider is configured.)
-pub struct Provider<P> {
+/// A provider's endpoints: whether it is configured, how to verify a request
+/// with it, and how to read its answer. The router serves [`login`] and
+/// [`connect`] for each provider, only when it is configured.
+pub trait Provider {
+    /// What the provider says about the user.
+    type Answer;
+    /// Whether the credentials are configured (the paths are 404 otherwise).
+    fn enabled(app: &App) -> bool;
     /// Reads the request body and asks the provider who the user is.
-    pub verify: fn(&App, &Request) -> Result<P, ApiError>,
+    fn verify(app: &App, req: &Request) -> Result<Self::Answer, ApiError>;
     /// The provider's answer as an account profile.
-    pub profile: for<'a> fn(&'a P) -> ProviderProfile<'a>,
+    fn profile(answer: &Self::Answer) -> ProviderProfile<'_>;
 }
 
 /// `POST P/<provider>/`: logs in (or signs up) the provider account's user; answers like `login/`.
-pub fn login<P>(app: &App, req: &Request, provider: &Provider<P>) -> Result<Response, ApiError> {
+pub fn login<P: Provider>(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
     throttle_client(app, req, "login", |t| t.login)?;
-    let answer = (provider.verify)(app, req)?;
+    let answer = P::verify(app, req)?;
     let key = app.write(|tx| -> Result<String, ApiError> {
         Ok(social::login_with(
             tx,
             &app.config,
-            &(provider.profile)(&answer),
+            &P::profile(&answer),
             app.clock.unix(),
         )?)
     })?;
@@ -39,19 +43,18 @@ pub fn login<P>(app: &App, req: &Request, provider: &Provider<P>) -> Result<Resp
 
 /// `POST P/<provider>/connect/`: links the provider account to the logged-in user;
 /// answers with the key the client sent.
-pub fn connect<P>(
+pub fn connect<P: Provider>(
     app: &App,
     req: &Request,
     caller: &Caller,
-    provider: &Provider<P>,
 ) -> Result<Response, ApiError> {
     let owner = caller.owner()?;
-    let answer = (provider.verify)(app, req)?;
+    let answer = P::verify(app, req)?;
     app.write(|tx| -> Result<(), ApiError> {
         Ok(social::connect(
             tx,
             owner.user.id,
-            &(provider.profile)(&answer),
+            &P::profile(&answer),
             app.clock.unix(),
         )?)
     })?;

@@ -27,7 +27,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lettre::message::Mailbox;
 use rusqlite::Connection;
@@ -86,19 +86,9 @@ impl Shared {
 
     /// Sleeps until woken, stopped or `timeout`; false when the worker must stop.
     fn wait(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut s = self.lock();
-        while !s.woken && !s.stop {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            s = self
-                .cond
-                .wait_timeout(s, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        let asleep = |s: &mut Signal| !s.woken && !s.stop;
+        let waited = self.cond.wait_timeout_while(self.lock(), timeout, asleep);
+        let mut s = waited.unwrap_or_else(|e| e.into_inner()).0;
         s.woken = false;
         !s.stop
     }
@@ -131,20 +121,27 @@ pub fn spawn_with_producer(
         signal: Mutex::new(Signal::default()),
         cond: Condvar::new(),
     });
-    let thread_shared = shared.clone();
+    let backend = match config.backend {
+        MailBackend::Spool => Backend::Spool(config.spool_dir.clone()),
+        MailBackend::Smtp => Backend::Smtp(smtp::transport(&config.smtp)),
+    };
+    let from = config.from.parse::<Mailbox>();
+    let worker = Worker {
+        from: from.map_err(|e| format!("invalid [mail] from: {e}")),
+        config,
+        db_path,
+        busy_timeout,
+        shared: shared.clone(),
+        backend,
+        conn: None,
+        producer,
+        clock,
+        unmarked: HashMap::new(),
+        last_db_error: None,
+    };
     let thread = std::thread::Builder::new()
         .name("restauth-mail".to_string())
-        .spawn(move || {
-            Worker::new(
-                config,
-                db_path,
-                busy_timeout,
-                thread_shared,
-                producer,
-                clock,
-            )
-            .run()
-        })
+        .spawn(move || worker.run())
         .expect("cannot start the mail worker thread");
     MailWorker {
         shared,
@@ -166,16 +163,7 @@ impl MailWorker {
     }
 
     /// Stops the thread after the message in progress, if any, and waits for it.
-    pub fn stop(self) {
-        self.shutdown();
-    }
-
-    /// [`MailWorker::stop`] through a shared reference (at server shutdown).
-    pub fn stop_now(&self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&self) {
+    pub fn stop(&self) {
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(thread) = thread {
             self.shared.lock().stop = true;
@@ -187,7 +175,7 @@ impl MailWorker {
 
 impl Drop for MailWorker {
     fn drop(&mut self) {
-        self.shutdown();
+        self.stop();
     }
 }
 
@@ -252,44 +240,10 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(
-        config: MailConfig,
-        db_path: PathBuf,
-        busy_timeout: Duration,
-        shared: Arc<Shared>,
-        producer: Producer,
-        clock: Arc<dyn Clock>,
-    ) -> Worker {
-        let backend = match config.backend {
-            MailBackend::Spool => Backend::Spool(config.spool_dir.clone()),
-            MailBackend::Smtp => Backend::Smtp(smtp::transport(&config.smtp)),
-        };
-        let from = config
-            .from
-            .parse::<Mailbox>()
-            .map_err(|e| format!("invalid [mail] from: {e}"));
-        Worker {
-            config,
-            db_path,
-            busy_timeout,
-            shared,
-            backend,
-            from,
-            conn: None,
-            producer,
-            clock,
-            unmarked: HashMap::new(),
-            last_db_error: None,
-        }
-    }
-
     fn run(mut self) {
-        log(&format!(
-            "mail worker started (backend {})",
-            self.backend.name()
-        ));
+        crate::log!("mail worker started (backend {})", self.backend.name());
         if let Backend::Smtp(Err(e)) = &self.backend {
-            log(&format!("mail: {e}; messages stay queued"));
+            crate::log!("mail: {e}; messages stay queued");
         }
         loop {
             if self.shared.stopping() {
@@ -301,12 +255,12 @@ impl Worker {
                 Ok(Err(e)) => {
                     let text = e.to_string();
                     if self.last_db_error.as_deref() != Some(text.as_str()) {
-                        log(&format!("mail: database error, will retry: {text}"));
+                        crate::log!("mail: database error, will retry: {text}");
                         self.last_db_error = Some(text);
                     }
                 }
                 Err(_) => {
-                    log("mail: delivery pass panicked, will retry");
+                    crate::log!("mail: delivery pass panicked, will retry");
                     self.conn = None;
                 }
             }
@@ -314,7 +268,7 @@ impl Worker {
                 break;
             }
         }
-        log("mail worker stopped");
+        crate::log!("mail worker stopped");
     }
 
     /// Delivers everything due now.
@@ -329,9 +283,7 @@ impl Worker {
         let conn = self.conn.as_mut().expect("opened above");
         if let Err(e) = (self.producer)(conn) {
             // Requests stay recorded; the next pass tries again.
-            log(&format!(
-                "mail: cannot turn requests into mail, will retry: {e}"
-            ));
+            crate::log!("mail: cannot turn requests into mail, will retry: {e}");
         }
         loop {
             let conn = self.conn.as_ref().expect("opened above");
@@ -376,18 +328,18 @@ impl Worker {
                 let sent_at = self.clock.unix();
                 if let Err(e) = outbox::mark_sent(conn, row.id, sent_at) {
                     self.unmarked.insert(row.id, sent_at);
-                    log(&format!(
+                    crate::log!(
                         "mail #{} to @{domain}: delivered via {}, but recording it failed (will retry): {e}",
                         row.id,
                         self.backend.name()
-                    ));
+                    );
                     return Err(e);
                 }
-                log(&format!(
+                crate::log!(
                     "mail #{} to @{domain}: delivered via {} (attempt {attempt_no})",
                     row.id,
                     self.backend.name()
-                ));
+                );
             }
             Err(failure) => {
                 let error: String = failure.message.chars().take(MAX_ERROR_CHARS).collect();
@@ -407,17 +359,17 @@ impl Worker {
                     } else {
                         format!("{attempt_no} attempts")
                     };
-                    log(&format!(
+                    crate::log!(
                         "mail #{} to @{domain}: failed ({why}), not retried: {error}",
                         row.id
-                    ));
+                    );
                 } else {
-                    log(&format!(
+                    crate::log!(
                         "mail #{} to @{domain}: attempt {attempt_no} of {} failed, next in {}s: {error}",
                         row.id,
                         self.config.max_attempts,
                         next - self.clock.unix()
-                    ));
+                    );
                 }
             }
         }
@@ -476,13 +428,10 @@ fn redact_address(text: &str, address: &str, domain: &str) -> String {
     out
 }
 
-fn log(line: &str) {
-    crate::log!("{line}");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
     use crate::mail::outbox::{Message, Status};
 
     #[test]

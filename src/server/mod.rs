@@ -13,8 +13,11 @@ use crate::api::auth::{authenticate, require_user};
 use crate::api::respond::options;
 use crate::api::route::Access::{Anyone, TokenIfAny, User};
 use crate::api::route::{always, Caller, Methods, Route};
+use crate::api::social_flow::{connect, login, Provider};
 use crate::api::ApiError;
 use crate::endpoints;
+use crate::endpoints::facebook::Facebook;
+use crate::endpoints::twitter::Twitter;
 use crate::App;
 
 /// Answers one complete request (the transport has read and bounded it).
@@ -104,34 +107,22 @@ pub const ROUTES: &[Route] = &[
         Anyone,
         endpoints::resend_email::post,
     ),
-    Route::post(
-        "facebook",
-        "Facebook Login",
-        Anyone,
-        endpoints::facebook::login,
-    )
-    .when(endpoints::facebook::enabled),
+    Route::post("facebook", "Facebook Login", Anyone, login::<Facebook>).when(Facebook::enabled),
     Route::post(
         "facebook/connect",
         "Facebook Connect",
         User,
-        endpoints::facebook::connect,
+        connect::<Facebook>,
     )
-    .when(endpoints::facebook::enabled),
-    Route::post(
-        "twitter",
-        "Twitter Login",
-        Anyone,
-        endpoints::twitter::login,
-    )
-    .when(endpoints::twitter::enabled),
+    .when(Facebook::enabled),
+    Route::post("twitter", "Twitter Login", Anyone, login::<Twitter>).when(Twitter::enabled),
     Route::post(
         "twitter/connect",
         "Twitter Connect",
         User,
-        endpoints::twitter::connect,
+        connect::<Twitter>,
     )
-    .when(endpoints::twitter::enabled),
+    .when(Twitter::enabled),
     Route {
         pattern: "socialaccounts",
         name: "Social Account List",

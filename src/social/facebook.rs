@@ -6,23 +6,10 @@
 
 use std::time::Duration;
 
+use crate::config::FacebookProviderConfig;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
-
-/// Where and how to reach Facebook.
-pub struct FacebookConfig<'a> {
-    /// Graph API base URL, e.g. `https://graph.facebook.com/v19.0` (no trailing slash).
-    pub graph_url: &'a str,
-    /// The app id (client id).
-    pub app_id: &'a str,
-    /// The app secret.
-    pub app_secret: &'a str,
-    /// The redirect URI registered for the code flow.
-    pub callback_url: &'a str,
-    /// Limit for each call, connect to last byte.
-    pub timeout: Duration,
-}
 
 /// What Facebook says about the token's owner.
 #[derive(Debug, Clone)]
@@ -53,11 +40,11 @@ pub enum FacebookError {
 }
 
 /// Exchanges an authorization `code` for an access token.
-pub fn exchange_code(cfg: &FacebookConfig<'_>, code: &str) -> Result<String, FacebookError> {
+pub fn exchange_code(cfg: &FacebookProviderConfig, code: &str) -> Result<String, FacebookError> {
     let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("client_id", cfg.app_id)
-        .append_pair("redirect_uri", cfg.callback_url)
-        .append_pair("client_secret", cfg.app_secret)
+        .append_pair("client_id", &cfg.app_id)
+        .append_pair("redirect_uri", &cfg.callback_url)
+        .append_pair("client_secret", cfg.app_secret.expose())
         .append_pair("code", code)
         .finish();
     let (status, body) = get(
@@ -77,13 +64,13 @@ pub fn exchange_code(cfg: &FacebookConfig<'_>, code: &str) -> Result<String, Fac
 }
 
 /// The profile of the user `access_token` belongs to.
-pub fn profile(cfg: &FacebookConfig<'_>, access_token: &str) -> Result<Profile, FacebookError> {
+pub fn profile(cfg: &FacebookProviderConfig, access_token: &str) -> Result<Profile, FacebookError> {
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("fields", "id,email,name,first_name,last_name")
         .append_pair("access_token", access_token)
         .append_pair(
             "appsecret_proof",
-            &appsecret_proof(cfg.app_secret, access_token),
+            &appsecret_proof(cfg.app_secret.expose(), access_token),
         )
         .finish();
     let (status, body) = get(&format!("{}/me?{query}", cfg.graph_url), cfg.timeout)?;

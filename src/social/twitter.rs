@@ -10,30 +10,17 @@
 //!
 //! Tokens and secrets never appear in errors or logs: the URL carries none.
 
-use std::time::Duration;
 
 use serde_json::Value;
 
 use super::oauth1;
+use crate::config::TwitterProviderConfig;
 
 /// The verify_credentials path, with the query that asks for the email.
 pub const VERIFY_CREDENTIALS_PATH: &str = "/1.1/account/verify_credentials.json?include_email=true";
 
 /// Largest answer read from the provider (a profile is a few kilobytes).
 const MAX_BODY: u64 = 1024 * 1024;
-
-/// Where and how to reach the provider.
-///
-/// No `Debug`: `consumer_secret` is a secret.
-#[derive(Clone, Copy)]
-pub struct TwitterConfig<'a> {
-    /// Base URL, e.g. `https://api.x.com` (a trailing slash is tolerated).
-    pub api_url: &'a str,
-    pub consumer_key: &'a str,
-    pub consumer_secret: &'a str,
-    /// Bound on the whole call: connect, send, wait, read.
-    pub timeout: Duration,
-}
 
 /// The account as the provider describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +55,7 @@ pub enum TwitterError {
 /// Verifies the user's access token and token secret with the provider and
 /// returns the profile; `now` (Unix seconds) is the request's `oauth_timestamp`.
 pub fn verify_credentials(
-    cfg: &TwitterConfig<'_>,
+    cfg: &TwitterProviderConfig,
     access_token: &str,
     token_secret: &str,
     now: u64,
@@ -78,8 +65,8 @@ pub fn verify_credentials(
     let nonce =
         oauth1::fresh_nonce().map_err(|e| TwitterError::Unreachable(format!("no nonce: {e}")))?;
     let creds = oauth1::Credentials {
-        consumer_key: cfg.consumer_key,
-        consumer_secret: cfg.consumer_secret,
+        consumer_key: &cfg.consumer_key,
+        consumer_secret: cfg.consumer_secret.expose(),
         token: access_token,
         token_secret,
     };
@@ -178,6 +165,7 @@ pub fn parse_profile(body: &str) -> Result<Profile, TwitterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
 
@@ -305,11 +293,11 @@ mod tests {
         (base, handle)
     }
 
-    fn config(api_url: &str, timeout_ms: u64) -> TwitterConfig<'_> {
-        TwitterConfig {
-            api_url,
-            consumer_key: "ck",
-            consumer_secret: "cs",
+    fn config(api_url: &str, timeout_ms: u64) -> TwitterProviderConfig {
+        TwitterProviderConfig {
+            api_url: api_url.to_string(),
+            consumer_key: "ck".into(),
+            consumer_secret: "cs".into(),
             timeout: Duration::from_millis(timeout_ms),
         }
     }
