@@ -43,8 +43,6 @@ pub struct App {
     pub throttle: Throttle,
     /// The one clock (the throttle's too).
     pub clock: Arc<dyn Clock>,
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl App {
@@ -63,10 +61,8 @@ impl App {
         report_secret(&secret);
         let secret_key = secret.key;
         private_fs::create_dir_all(&config.mail.spool_dir).map_err(|e| {
-            StartError::Io(format!(
-                "cannot create the mail spool directory {}: {e}",
-                config.mail.spool_dir.display()
-            ))
+            let dir = config.mail.spool_dir.display();
+            StartError::Io(format!("cannot create the mail spool directory {dir}: {e}"))
         })?;
         let max_hashes = config.security.effective_max_concurrent_hashes();
         // Logins may keep at most half the workers busy (hashing or waiting to
@@ -83,7 +79,6 @@ impl App {
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let throttle = Throttle::new(clock.clone(), policy, config.throttle.max_tracked_keys);
-        let trusted_proxies = config.server.trusted_proxies.clone();
         Ok(App {
             config,
             pool,
@@ -92,7 +87,6 @@ impl App {
             mailer: None,
             throttle,
             clock,
-            trusted_proxies,
         })
     }
 
@@ -127,10 +121,7 @@ impl App {
     /// Checks a password against a stored hash, within the hashing budget.
     pub fn verify_password(&self, password: &str, encoded: &str) -> Verified {
         if password::is_unusable(encoded) {
-            return Verified {
-                ok: false,
-                needs_rehash: false,
-            };
+            return Verified::NO;
         }
         let iterations = self.config.security.password_iterations;
         self.hashes
@@ -171,10 +162,7 @@ impl App {
             // A social-only account must not answer faster than a real check:
             // that would tell which accounts have no password.
             self.spend_equal_time(password)?;
-            return Ok(Verified {
-                ok: false,
-                needs_rehash: false,
-            });
+            return Ok(Verified::NO);
         }
         let iterations = self.config.security.password_iterations;
         self.hashes

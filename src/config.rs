@@ -337,20 +337,6 @@ fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-impl FacebookProviderConfig {
-    /// Whether both credentials are set.
-    pub fn enabled(&self) -> bool {
-        !self.app_id.is_empty() && !self.app_secret.is_empty()
-    }
-}
-
-impl TwitterProviderConfig {
-    /// Whether both credentials are set.
-    pub fn enabled(&self) -> bool {
-        !self.consumer_key.is_empty() && !self.consumer_secret.is_empty()
-    }
-}
-
 impl SecurityConfig {
     /// The file holding the generated secret: the configured path, else
     /// `restauth.secret` in the directory of `database_path`.

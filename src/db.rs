@@ -133,15 +133,13 @@ pub fn backup(conn: &Connection, dest: &Path) -> Result<BackupReport, BackupErro
     // An absolute name: with SQLITE_OPEN_URI a name starting "file:" would be read as a URI.
     let dest = std::path::absolute(dest).map_err(|e| BackupError::Io(dest.to_path_buf(), e))?;
     let io = |e: std::io::Error| BackupError::Io(dest.clone(), e);
-    let Some(name) = dest.to_str() else {
-        return Err(BackupError::Io(
-            dest.clone(),
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the path is not valid UTF-8",
-            ),
-        ));
+    let not_utf8 = || {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path is not valid UTF-8",
+        ))
     };
+    let name = dest.to_str().ok_or_else(not_utf8)?;
     // Reserve the name atomically: SQLite accepts an empty file as the target.
     match crate::private_fs::create_new_file(&dest) {
         Ok(_) => {}
@@ -152,13 +150,10 @@ pub fn backup(conn: &Connection, dest: &Path) -> Result<BackupReport, BackupErro
     }
     let result = (|| {
         conn.execute("VACUUM INTO ?1", [name])?;
-        std::fs::File::open(&dest)
-            .and_then(|f| f.sync_all())
-            .map_err(io)?;
+        let sync = |path: &Path| std::fs::File::open(path).and_then(|f| f.sync_all());
+        sync(&dest).map_err(io)?;
         if let Some(dir) = dest.parent() {
-            std::fs::File::open(dir)
-                .and_then(|f| f.sync_all())
-                .map_err(io)?;
+            sync(dir).map_err(io)?;
         }
         let copy = Connection::open_with_flags(
             &dest,

@@ -1,6 +1,6 @@
 //! Users: lookup, creation and updates.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 
 use super::AccountError;
 
@@ -219,25 +219,17 @@ pub fn update_profile(
         }
     }
     if let Some(first_name) = &update.first_name {
-        conn.prepare_cached("UPDATE users SET first_name = ?1 WHERE id = ?2")?
-            .execute(params![first_name, id])?;
+        set_column(conn, id, "first_name", first_name)?;
     }
     if let Some(last_name) = &update.last_name {
-        conn.prepare_cached("UPDATE users SET last_name = ?1 WHERE id = ?2")?
-            .execute(params![last_name, id])?;
+        set_column(conn, id, "last_name", last_name)?;
     }
     Ok(())
 }
 
 /// Stores a new password hash.
 pub fn set_password_hash(conn: &Connection, id: i64, hash: &str) -> Result<(), AccountError> {
-    let n = conn
-        .prepare_cached("UPDATE users SET password = ?1 WHERE id = ?2")?
-        .execute(params![hash, id])?;
-    if n == 0 {
-        return Err(AccountError::NoSuchUser);
-    }
-    Ok(())
+    set_column(conn, id, "password", hash)
 }
 
 /// Records a successful login.
@@ -262,24 +254,26 @@ pub fn verified_email_owner(conn: &Connection, email: &str) -> Result<Option<i64
 
 /// Marks a user's address verified (or not).
 pub fn set_email_verified(conn: &Connection, id: i64, verified: bool) -> Result<(), AccountError> {
-    let n = conn
-        .prepare_cached("UPDATE users SET email_verified = ?1 WHERE id = ?2")?
-        .execute(params![verified, id])?;
-    if n == 0 {
-        return Err(AccountError::NoSuchUser);
-    }
-    Ok(())
+    set_column(conn, id, "email_verified", verified)
 }
 
 /// Marks a user active or inactive.
 pub fn set_active(conn: &Connection, id: i64, active: bool) -> Result<(), AccountError> {
-    let n = conn
-        .prepare_cached("UPDATE users SET is_active = ?1 WHERE id = ?2")?
-        .execute(params![active, id])?;
-    if n == 0 {
-        return Err(AccountError::NoSuchUser);
+    set_column(conn, id, "is_active", active)
+}
+
+/// Sets one column of a user's row (`column` is a name from this module); no such user is an error.
+fn set_column(
+    conn: &Connection,
+    id: i64,
+    column: &str,
+    value: impl ToSql,
+) -> Result<(), AccountError> {
+    let sql = format!("UPDATE users SET {column} = ?1 WHERE id = ?2");
+    match conn.prepare_cached(&sql)?.execute(params![value, id])? {
+        0 => Err(AccountError::NoSuchUser),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// All users, by id.

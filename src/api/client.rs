@@ -63,7 +63,7 @@ pub fn throttle_client(
     scope: &str,
     rate: impl Fn(&ThrottleConfig) -> Rate,
 ) -> Result<(), ApiError> {
-    let client = throttle_identity(client_ip(req, &app.trusted_proxies));
+    let client = throttle_identity(client_ip(req, &app.config.server.trusted_proxies));
     Ok(app.throttle_key(&format!("{scope}:ip:{client}"), rate)?)
 }
 

@@ -110,59 +110,51 @@ impl ApiError {
 
     /// The HTTP response for this error.
     pub fn to_response(&self) -> Response {
-        match self {
-            ApiError::Validation(errors) => json_response(400, &errors.to_json()),
-            ApiError::Parse(detail) => json_response(400, &json!({ "detail": detail })),
-            ApiError::BadRequest(detail) => json_response(400, &json!({ "detail": detail })),
-            ApiError::NotFound => json_response(404, &json!({"detail": "Not found."})),
-            ApiError::RequestTimeout => json_response(
-                408,
-                &json!({"detail": "The request body did not arrive in time."}),
-            ),
-            ApiError::TooLarge(limit) => json_response(
+        use ApiError::*;
+        let (status, detail) = match self {
+            Validation(errors) => return json_response(400, &errors.to_json()),
+            Parse(detail) => (400, detail.clone()),
+            BadRequest(detail) => (400, detail.to_string()),
+            NotFound => (404, "Not found.".into()),
+            RequestTimeout => (408, "The request body did not arrive in time.".into()),
+            TooLarge(limit) => (
                 413,
-                &json!({ "detail": format!("Request body is larger than the limit of {limit} bytes.") }),
+                format!("Request body is larger than the limit of {limit} bytes."),
             ),
-            ApiError::UnsupportedMediaType(content_type) => json_response(
+            UnsupportedMediaType(content_type) => (
                 415,
-                &json!({ "detail": format!("Unsupported media type \"{content_type}\" in request.") }),
+                format!("Unsupported media type \"{content_type}\" in request."),
             ),
-            ApiError::ProviderUnreachable(provider) => json_response(
+            ProviderUnreachable(provider) => (
                 502,
-                &json!({ "detail": format!("{provider} could not be reached. Try again later.") }),
+                format!("{provider} could not be reached. Try again later."),
             ),
-            ApiError::NotAuthenticated => json_response(
-                401,
-                &json!({"detail": "Authentication credentials were not provided."}),
-            )
-            .with_additional_header("WWW-Authenticate", "Token"),
-            ApiError::AuthenticationFailed(message) => {
-                json_response(401, &json!({ "detail": message }))
-                    .with_additional_header("WWW-Authenticate", "Token")
+            NotAuthenticated => (401, "Authentication credentials were not provided.".into()),
+            AuthenticationFailed(message) => (401, message.to_string()),
+            MethodNotAllowed { method, .. } => (405, format!("Method \"{method}\" not allowed.")),
+            // DRF's ngettext: "1 second", "2 seconds".
+            Throttled(wait) => {
+                let s = if *wait == 1 { "" } else { "s" };
+                (
+                    429,
+                    format!("Request was throttled. Expected available in {wait} second{s}."),
+                )
             }
-            ApiError::MethodNotAllowed { method, allow } => json_response(
-                405,
-                &json!({ "detail": format!("Method \"{method}\" not allowed.") }),
-            )
-            .with_additional_header("Allow", *allow),
-            ApiError::Throttled(wait) => json_response(
-                429,
-                // DRF's ngettext: "1 second", "2 seconds".
-                &json!({ "detail": format!(
-                    "Request was throttled. Expected available in {wait} second{}.",
-                    if *wait == 1 { "" } else { "s" }
-                ) }),
-            )
-            .with_additional_header("Retry-After", wait.to_string()),
-            ApiError::Busy => json_response(
-                503,
-                &json!({"detail": "The server is busy; try again shortly."}),
-            )
-            .with_additional_header("Retry-After", "1"),
-            ApiError::Internal(what) => {
+            Busy => (503, "The server is busy; try again shortly.".into()),
+            Internal(what) => {
                 crate::log!("restauth: internal error: {what}");
-                json_response(500, &json!({"detail": "A server error occurred."}))
+                (500, "A server error occurred.".into())
             }
+        };
+        let response = json_response(status, &json!({ "detail": detail }));
+        match self {
+            NotAuthenticated | AuthenticationFailed(_) => {
+                response.with_additional_header("WWW-Authenticate", "Token")
+            }
+            MethodNotAllowed { allow, .. } => response.with_additional_header("Allow", *allow),
+            Throttled(wait) => response.with_additional_header("Retry-After", wait.to_string()),
+            Busy => response.with_additional_header("Retry-After", "1"),
+            _ => response,
         }
     }
 }

@@ -29,14 +29,9 @@ pub trait Provider {
 pub fn login<P: Provider>(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
     throttle_client(app, req, "login", |t| t.login)?;
     let answer = P::verify(app, req)?;
-    let key = app.write(|tx| -> Result<String, ApiError> {
-        Ok(social::login_with(
-            tx,
-            &app.config,
-            &P::profile(&answer),
-            app.clock.unix(),
-        )?)
-    })?;
+    let (profile, now) = (P::profile(&answer), app.clock.unix());
+    let key =
+        app.write(|tx| Ok::<_, ApiError>(social::login_with(tx, &app.config, &profile, now)?))?;
     app.mail_queued();
     Ok(ok(json!({ "key": key })))
 }
@@ -50,15 +45,8 @@ pub fn connect<P: Provider>(
 ) -> Result<Response, ApiError> {
     let owner = caller.owner()?;
     let answer = P::verify(app, req)?;
-    app.write(|tx| -> Result<(), ApiError> {
-        Ok(social::connect(
-            tx,
-            owner.user.id,
-            &P::profile(&answer),
-            app.clock.unix(),
-        )?)
-    })?;
-    Ok(ok(
-        json!({ "key": presented_key(req.header("Authorization")) }),
-    ))
+    let (profile, now) = (P::profile(&answer), app.clock.unix());
+    app.write(|tx| Ok::<_, ApiError>(social::connect(tx, owner.user.id, &profile, now)?))?;
+    let key = presented_key(req.header("Authorization"));
+    Ok(ok(json!({ "key": key })))
 }

@@ -16,7 +16,8 @@ impl Provider for Facebook {
     type Answer = Profile;
 
     fn enabled(app: &App) -> bool {
-        app.config.social.facebook.enabled()
+        let cfg = &app.config.social.facebook;
+        !cfg.app_id.is_empty() && !cfg.app_secret.is_empty()
     }
 
     /// Reads `access_token` or `code` and asks Facebook who it belongs to.

@@ -16,7 +16,8 @@ impl Provider for Twitter {
     type Answer = Profile;
 
     fn enabled(app: &App) -> bool {
-        app.config.social.twitter.enabled()
+        let cfg = &app.config.social.twitter;
+        !cfg.consumer_key.is_empty() && !cfg.consumer_secret.is_empty()
     }
 
     /// Reads `access_token` and `token_secret` and asks Twitter whose they are.

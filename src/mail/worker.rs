@@ -431,8 +431,8 @@ fn redact_address(text: &str, address: &str, domain: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
     use crate::mail::outbox::{Message, Status};
+    use std::time::Instant;
 
     #[test]
     fn backoff_doubles_and_is_capped() {

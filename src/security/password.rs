@@ -23,6 +23,14 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+impl Verified {
+    /// No match.
+    pub const NO: Verified = Verified {
+        ok: false,
+        needs_rehash: false,
+    };
+}
+
 /// Hashes `password` with a new random salt.
 pub fn hash_password(password: &str, iterations: u32) -> std::io::Result<String> {
     let salt = super::random::alphanumeric(SALT_LEN)?;
@@ -46,10 +54,7 @@ fn derive(password: &str, salt: &str, iterations: u32) -> [u8; 32] {
 
 /// Checks `password` against `encoded`; `iterations` is the configured count.
 pub fn verify_password(password: &str, encoded: &str, iterations: u32) -> Verified {
-    let no = Verified {
-        ok: false,
-        needs_rehash: false,
-    };
+    let no = Verified::NO;
     if is_unusable(encoded) {
         return no;
     }

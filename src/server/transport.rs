@@ -42,13 +42,10 @@ struct Job {
     reply: oneshot::Sender<crate::api::http::Response>,
 }
 
-/// Why serving stopped.
+/// Why serving stopped: the runtime or the listener could not be set up, or the listener died.
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The runtime or the listener could not be set up, or the listener died.
-    #[error("{0}")]
-    Io(String),
-}
+#[error("{0}")]
+pub struct ServeError(String);
 
 /// Serves `listener` until SIGTERM or SIGINT; then stops accepting, lets
 /// in-flight requests finish (within `server.shutdown_timeout`) and returns `Ok`.
@@ -58,7 +55,7 @@ pub fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<(), Serve
         .thread_name("restauth-io")
         .enable_all()
         .build()
-        .map_err(|e| ServeError::Io(format!("cannot start the I/O runtime: {e}")))?;
+        .map_err(|e| ServeError(format!("cannot start the I/O runtime: {e}")))?;
     let (jobs, workers) = start_workers(&app);
     let grace = app.config.server.shutdown_timeout;
     let stopping = runtime.block_on(accept_loop(app, listener, jobs))?;
@@ -70,7 +67,7 @@ pub fn serve(app: Arc<App>, listener: std::net::TcpListener) -> Result<(), Serve
     drop(runtime);
     while !workers.iter().all(|w| w.is_finished()) {
         if stopping.elapsed() > grace + Duration::from_secs(5) {
-            return Err(ServeError::Io(
+            return Err(ServeError(
                 "requests were still running at the shutdown deadline".into(),
             ));
         }
@@ -127,9 +124,9 @@ async fn accept_loop(
 ) -> Result<std::time::Instant, ServeError> {
     listener
         .set_nonblocking(true)
-        .map_err(|e| ServeError::Io(format!("cannot set up the listener: {e}")))?;
+        .map_err(|e| ServeError(format!("cannot set up the listener: {e}")))?;
     let listener = TcpListener::from_std(listener)
-        .map_err(|e| ServeError::Io(format!("cannot set up the listener: {e}")))?;
+        .map_err(|e| ServeError(format!("cannot set up the listener: {e}")))?;
     let slots = Arc::new(Semaphore::new(app.config.server.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal(signals()));
@@ -158,7 +155,7 @@ async fn accept_loop(
             }
             Err(e) if is_per_connection(&e) => continue,
             Err(e) => {
-                return Err(ServeError::Io(format!(
+                return Err(ServeError(format!(
                     "the listener failed ({e}); exiting so that a supervisor restarts the server"
                 )))
             }
@@ -348,19 +345,18 @@ fn request(
     // Lines of one header are joined with ", " (RFC 9110 §5.3): the endpoints
     // read one value per name, and a client's own X-Forwarded-For line must
     // not hide the one a proxy appended.
-    let mut headers: Vec<(String, String)> = Vec::with_capacity(parts.headers.keys_len());
-    for name in parts.headers.keys() {
-        let mut values = parts.headers.get_all(name).iter();
-        let mut joined = values
-            .next()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_default();
-        for v in values {
-            joined.push_str(", ");
-            joined.push_str(&String::from_utf8_lossy(v.as_bytes()));
-        }
-        headers.push((name.as_str().to_string(), joined));
-    }
+    let joined = |name| {
+        let values = parts.headers.get_all(name).iter();
+        let values: Vec<_> = values
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .collect();
+        values.join(", ")
+    };
+    let headers = parts
+        .headers
+        .keys()
+        .map(|n| (n.as_str().to_string(), joined(n)))
+        .collect();
     crate::api::http::Request::new(parts.method.as_str(), url, headers, body, peer)
 }
 

@@ -10,7 +10,6 @@
 //!
 //! Tokens and secrets never appear in errors or logs: the URL carries none.
 
-
 use serde_json::Value;
 
 use super::oauth1;
@@ -165,9 +164,9 @@ pub fn parse_profile(body: &str) -> Result<Profile, TwitterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
+    use std::time::Duration;
 
     /// A fixed `oauth_timestamp`: 2026-12-02T00:00:00Z.
     const T0: u64 = 1_796_169_600;
