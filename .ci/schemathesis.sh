@@ -217,7 +217,8 @@ run() {
         --generation-database none \
         "$@" 2>&1 | tee "$work/$name.out" || status=1
 }
-run main --exclude-operation-id logout
+# /health is outside the prefix (a path-level server "/"), covered by tests/health.rs.
+run main --exclude-operation-id logout --exclude-operation-id health
 run logout --include-operation-id logout
 
 # --- Summary -------------------------------------------------------------------

@@ -25,20 +25,23 @@ const OPERATIONS: &[&str] = &[
 /// document's description says; documenting them is allowed, not required.
 const IMPLICIT: &[&str] = &["head", "options"];
 
-/// path → methods, from the router.
+/// path → methods, from the router: its routes under the prefix, and `/health`
+/// outside it (documented with a path-level server `/`).
 fn routes() -> BTreeMap<String, BTreeSet<String>> {
-    restauth::server::ROUTES
+    let methods = |allow: &str| {
+        allow
+            .split(',')
+            .map(|m| m.trim().to_ascii_lowercase())
+            .filter(|m| !m.is_empty())
+            .collect()
+    };
+    let mut routes: BTreeMap<String, BTreeSet<String>> = restauth::server::ROUTES
         .iter()
-        .map(|r| {
-            let methods = r
-                .allow
-                .split(',')
-                .map(|m| m.trim().to_ascii_lowercase())
-                .filter(|m| !m.is_empty())
-                .collect();
-            (format!("/{}/", r.pattern), methods)
-        })
-        .collect()
+        .map(|r| (format!("/{}/", r.pattern), methods(r.allow)))
+        .collect();
+    let health = restauth::endpoints::health::PATH.to_string();
+    routes.insert(health, methods(restauth::endpoints::health::ALLOW));
+    routes
 }
 
 /// path → operations, from the document.
@@ -94,6 +97,8 @@ fn document_is_openapi_3_1_json() {
 
 #[test]
 fn document_lists_exactly_the_routes() {
+    // /health is served at the root, whatever the prefix.
+    assert_eq!(document()["paths"]["/health"]["servers"][0]["url"], "/");
     let routes = routes();
     let doc = documented(&document());
     let route_paths: BTreeSet<&String> = routes.keys().collect();

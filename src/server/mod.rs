@@ -22,6 +22,10 @@ use crate::App;
 
 /// Answers one complete request (the transport has read and bounded it).
 pub fn handle(app: &App, req: &Request) -> Response {
+    if req.path() == endpoints::health::PATH {
+        // Outside the prefix, and not logged: a load balancer polls it every few seconds.
+        return browser::finish(app, req, health(app, req));
+    }
     let started = Instant::now();
     let response = route(app, req).unwrap_or_else(|e| e.to_response());
     finish_timed(app, req, response, started)
@@ -154,6 +158,17 @@ pub const ROUTES: &[Route] = &[
         enabled: always,
     },
 ];
+
+fn health(app: &App, req: &Request) -> Response {
+    match req.method() {
+        "GET" | "HEAD" => endpoints::health::get(app),
+        method => ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            allow: endpoints::health::ALLOW,
+        }
+        .to_response(),
+    }
+}
 
 fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
     let rest = req
