@@ -368,8 +368,9 @@ pub struct ConfigError(String);
 // ---------------------------------------------------------------------------
 
 /// `RESTAUTH_*` variables read on purpose by something else (`RESTAUTH_BIN`:
-/// the binary `.ci/schemathesis.sh` tests): no warning for them.
-const NOT_KEYS: [&str; 1] = ["RESTAUTH_BIN"];
+/// the binary `.ci/schemathesis.sh` tests; `RESTAUTH_TEST_POSTGRES_URL`: the
+/// tests' PostgreSQL server, from `.ci/postgres.sh`): no warning for them.
+const NOT_KEYS: [&str; 2] = ["RESTAUTH_BIN", "RESTAUTH_TEST_POSTGRES_URL"];
 
 /// Configuration and the warnings to print about it.
 type Loaded = Result<(Config, Vec<String>), ConfigError>;
@@ -706,14 +707,20 @@ fn link_template(s: &str, placeholders: &[&str]) -> Result<String, String> {
 }
 
 /// `10.0.0.0/8`, `fd00::/8`, or a bare address (`10.0.0.1`, `::1`) for that address alone.
+/// The address is read by the standard library, which refuses ambiguous forms
+/// such as leading zeros (`010.0.0.1`).
 pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
     let s = s.trim();
-    let net = s
-        .parse()
-        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from));
-    net.map_err(|_| {
-        format!("expected an IP address or CIDR range such as \"10.0.0.0/8\", found {s:?}")
-    })
+    let bad =
+        || format!("expected an IP address or CIDR range such as \"10.0.0.0/8\", found {s:?}");
+    let (addr, bits) = s.split_once('/').map_or((s, None), |(a, b)| (a, Some(b)));
+    let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let bits = match bits {
+        None => return Ok(IpNet::from(addr)),
+        Some(b) if b.bytes().all(|c| c.is_ascii_digit()) => b.parse().map_err(|_| bad())?,
+        Some(_) => return Err(bad()),
+    };
+    IpNet::new(addr, bits).map_err(|_| bad())
 }
 
 /// `deserialize_with = "int::<MIN, MAX, _, _>"`: an integer in `MIN..=MAX`.
@@ -776,6 +783,10 @@ fn bounded_duration(v: &Value, max_secs: u64) -> Result<Duration, String> {
     };
     if d.is_zero() {
         return Err("expected a duration greater than zero".to_string());
+    }
+    // Every consumer counts whole milliseconds (SQLite's busy timeout would read 0 as "off").
+    if d.subsec_nanos() % 1_000_000 != 0 {
+        return Err(format!("expected whole milliseconds, found {d:?}"));
     }
     let max = match max_secs {
         s if s % 86_400 == 0 => format!("{}d", s / 86_400),
@@ -1426,6 +1437,7 @@ mod tests {
             ("RESTAUTH_SERVER_WORKERS", "3"),
             ("RESTAUTH_MAIL_SMTP", "relay"),
             ("RESTAUTH_BIN", "target/release/restauth"),
+            ("RESTAUTH_TEST_POSTGRES_URL", "postgres://localhost/x"),
             ("HOME", "/root"),
         ]);
         let (c, warnings) = Config::load(None, &env).unwrap();
@@ -1727,6 +1739,11 @@ mod tests {
         assert!(msg.contains("must be at most 24d"), "{msg}");
         let msg = env_err("RESTAUTH_ACCOUNTS_TOKEN_TTL", "40000d");
         assert!(msg.contains("must be at most 36500d"), "{msg}");
+        // SQLite counts milliseconds: 500us would turn its busy handler off.
+        let msg = file_err("[database]\nbusy_timeout = \"500us\"");
+        assert!(msg.contains("expected whole milliseconds"), "{msg}");
+        let msg = env_err("RESTAUTH_MAIL_POLL_INTERVAL", "1ns");
+        assert!(msg.contains("expected whole milliseconds"), "{msg}");
     }
 
     #[test]

@@ -103,7 +103,15 @@ mod tests {
         ));
         assert!(contains(parse_cidr("fd00::/8").unwrap(), "fd12::1"));
         assert!(contains(parse_cidr("0.0.0.0/0").unwrap(), "8.8.8.8"));
-        for bad in ["", "10.0.0.0/33", "nope", "10.0.0.0/x"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "nope",
+            "10.0.0.0/x",
+            "010.0.0.0/8",
+            "10.0.0.0/+8",
+            "::1/129",
+        ] {
             assert!(parse_cidr(bad).is_err(), "{bad}");
         }
     }
