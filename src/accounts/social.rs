@@ -130,11 +130,10 @@ fn link(
     user_id: i64,
     now: i64,
 ) -> Result<(), AccountError> {
-    let t = now;
     conn.prepare_cached(
         "INSERT INTO social_accounts (provider, uid, user_id, profile, created_at, last_login_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )?
-    .execute(params![p.provider, p.uid, user_id, p.raw.to_string(), t])?;
+    .execute(params![p.provider, p.uid, user_id, p.raw.to_string(), now])?;
     Ok(())
 }
 

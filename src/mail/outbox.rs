@@ -118,11 +118,6 @@ pub fn enqueue(conn: &Connection, msg: &Message, now: i64) -> rusqlite::Result<i
     enqueue_kind(conn, msg, Kind::Other, now)
 }
 
-/// [`enqueue`] with an explicit creation time.
-pub fn enqueue_at(conn: &Connection, msg: &Message, now: i64) -> rusqlite::Result<i64> {
-    enqueue_kind(conn, msg, Kind::Other, now)
-}
-
 /// [`enqueue`] of a message of `kind`, created at `now`.
 pub fn enqueue_kind(
     conn: &Connection,
@@ -299,9 +294,9 @@ mod tests {
     #[test]
     fn enqueue_then_due_oldest_first() {
         let conn = db();
-        let b = enqueue_at(&conn, &msg("b@example.com"), 200).unwrap();
-        let a = enqueue_at(&conn, &msg("a@example.com"), 100).unwrap();
-        let c = enqueue_at(&conn, &msg("c@example.com"), 300).unwrap();
+        let b = enqueue(&conn, &msg("b@example.com"), 200).unwrap();
+        let a = enqueue(&conn, &msg("a@example.com"), 100).unwrap();
+        let c = enqueue(&conn, &msg("c@example.com"), 300).unwrap();
         assert_eq!(due(&conn, 99, 10).unwrap(), vec![]);
         let ids: Vec<i64> = due(&conn, 1000, 10).unwrap().iter().map(|d| d.id).collect();
         assert_eq!(ids, vec![a, b, c]);
@@ -336,7 +331,7 @@ mod tests {
     #[test]
     fn sent_and_failed_lifecycle() {
         let conn = db();
-        let id = enqueue_at(&conn, &msg("a@example.com"), 100).unwrap();
+        let id = enqueue(&conn, &msg("a@example.com"), 100).unwrap();
         assert!(mark_attempt_failed(&conn, id, "451 try later", 160, false).unwrap());
         let e = get(&conn, id).unwrap().unwrap();
         assert_eq!(
@@ -358,7 +353,7 @@ mod tests {
         assert!(!mark_attempt_failed(&conn, id, "x", 200, true).unwrap());
         assert!(due(&conn, 10_000, 10).unwrap().is_empty());
 
-        let id2 = enqueue_at(&conn, &msg("b@example.com"), 100).unwrap();
+        let id2 = enqueue(&conn, &msg("b@example.com"), 100).unwrap();
         assert!(mark_attempt_failed(&conn, id2, "550 no such user", 100, true).unwrap());
         let e = get(&conn, id2).unwrap().unwrap();
         assert_eq!((e.status, e.attempts), (Status::Failed, 1));

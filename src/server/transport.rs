@@ -96,11 +96,9 @@ fn start_workers(app: &Arc<App>) -> (SyncSender<Job>, Vec<std::thread::JoinHandl
 
 fn worker(app: &App, jobs: &Mutex<Receiver<Job>>) {
     loop {
-        let job = {
-            let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            rx.recv()
+        let Ok(job) = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() else {
+            return;
         };
-        let Ok(job) = job else { return };
         if job.reply.is_closed() {
             // The client went away while its request waited: do not run it.
             continue;
