@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
-
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config};
 use crate::security::hash_limiter::HashLimiter;
@@ -31,8 +29,8 @@ pub enum StartError {
 pub struct App {
     /// The loaded configuration.
     pub config: Config,
-    /// Open SQLite connections.
-    pub pool: db::Pool,
+    /// The database (shared with the mail worker).
+    pub pool: Arc<db::Pool>,
     /// Bounds concurrent PBKDF2 work.
     pub hashes: HashLimiter,
     /// HMAC key for signed values (password-reset tokens).
@@ -50,13 +48,15 @@ impl App {
     pub fn open(config: Config) -> Result<App, StartError> {
         let db_path = config.database.path.clone();
         tighten_database_files(&db_path);
-        let conn = db::open_and_migrate(&db_path, config.database.busy_timeout)?;
+        let pool = db::Pool::open_sqlite(&db_path, config.database.busy_timeout)?;
         let secret_file = config.security.secret_key_path(&db_path);
-        let secret = accounts::server_settings::load_secret(
-            &conn,
-            config.security.secret_key.expose(),
-            &secret_file,
-        )
+        let configured = config.security.secret_key.expose();
+        let secret = match pool.as_sqlite() {
+            Some(sqlite) => sqlite.with(|conn| {
+                accounts::server_settings::load_secret(conn, configured, &secret_file)
+            })?,
+            None => unreachable!("only SQLite so far"),
+        }
         .map_err(|e| StartError::Io(format!("cannot set up the server secret: {e}")))?;
         report_secret(&secret);
         let secret_key = secret.key;
@@ -71,7 +71,6 @@ impl App {
             .saturating_sub(max_hashes)
             .max(1);
         let hashes = HashLimiter::new(max_hashes, login_waiting);
-        let pool = db::Pool::new(db_path, config.database.busy_timeout, conn);
         let policy = SoftlockPolicy {
             threshold: config.throttle.softlock_threshold,
             base: config.throttle.softlock_base,
@@ -81,7 +80,7 @@ impl App {
         let throttle = Throttle::new(clock.clone(), policy, config.throttle.max_tracked_keys);
         Ok(App {
             config,
-            pool,
+            pool: Arc::new(pool),
             hashes,
             secret_key,
             mailer: None,
@@ -91,24 +90,20 @@ impl App {
     }
 
     /// Runs `f` on a pooled connection, outside any explicit transaction (reads).
-    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    pub fn read<T, E>(&self, f: impl FnOnce(&db::Conn<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<db::DbError>,
     {
-        self.pool.with(|conn| f(conn))?
+        self.pool.read(f)
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed only if `f` succeeds.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` in one write transaction, committed only if `f` succeeds (see
+    /// [`db::Pool::write`]: `f` may run twice, so it acts on the database only).
+    pub fn write<T, E>(&self, f: impl FnMut(&db::Conn<'_>) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<db::DbError> + From<rusqlite::Error>,
+        E: From<db::DbError>,
     {
-        self.pool.with(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })?
+        self.pool.write(f)
     }
 
     /// Hashes a password with the configured cost, within the hashing budget.

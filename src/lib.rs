@@ -35,11 +35,10 @@ pub fn serve(mut app: App) -> Result<(), StartError> {
     };
     app.mailer = Some(mail::worker::spawn_with_producer(
         app.config.mail.clone(),
-        app.config.database.path.clone(),
-        app.config.database.busy_timeout,
+        app.pool.clone(),
         app.clock.clone(),
-        Box::new(move |conn| {
-            accounts::mail_requests::process_pending(conn, &requests).map_err(|e| e.to_string())
+        Box::new(move |pool| {
+            accounts::mail_requests::process_pending(pool, &requests).map_err(|e| e.to_string())
         }),
     ));
     let app = Arc::new(app);

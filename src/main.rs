@@ -155,10 +155,15 @@ fn run(cli: Cli) -> Result<(), Fail> {
             Ok(())
         }
         Command::Backup { path } => {
-            let source = app.config.database.path.clone();
+            let Some(sqlite) = app.pool.as_sqlite() else {
+                return Err(Fail(
+                    "restauth backup copies the SQLite file; on PostgreSQL use pg_dump".into(),
+                ));
+            };
+            let source = sqlite.path();
             println!("backing up {} to {} …", source.display(), path.display());
             let started = std::time::Instant::now();
-            let report = app.read(|c| Ok::<_, Fail>(restauth::db::backup(c, &path)?))?;
+            let report = sqlite.with(|c| restauth::db::backup(c, &path))??;
             println!(
                 "backup written: {} ({} bytes, checked, {:.1} s)",
                 report.path.display(),

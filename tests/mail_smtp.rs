@@ -10,6 +10,7 @@ mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The real time (the worker delivers what is due now).
@@ -19,6 +20,7 @@ fn now() -> i64 {
 }
 
 use restauth::config::{MailBackend, MailConfig, SmtpConfig, SmtpSecurity};
+use restauth::db::{Conn, Pool};
 use restauth::mail::outbox::{self, Message, OutboxEntry, Status};
 use restauth::mail::{templates, worker};
 use rusqlite::Connection;
@@ -70,14 +72,18 @@ fn config(port: u16) -> MailConfig {
     }
 }
 
-fn database(dir: &Path) -> (PathBuf, Connection) {
+/// The pool the worker uses, and a connection of the test's own to the same file.
+fn database(dir: &Path) -> (Arc<Pool>, Connection) {
     let path = dir.join("restauth.sqlite3");
-    let conn = restauth::db::open_and_migrate(&path, BUSY).unwrap();
-    (path, conn)
+    let pool = Arc::new(Pool::open_sqlite(&path, BUSY).unwrap());
+    let conn = restauth::db::sqlite::open_connection(&path, BUSY).unwrap();
+    (pool, conn)
 }
 
 fn entry(conn: &Connection, id: i64) -> OutboxEntry {
-    outbox::get(conn, id).unwrap().expect("outbox row")
+    outbox::get(&Conn::sqlite(conn), id)
+        .unwrap()
+        .expect("outbox row")
 }
 
 /// Polls `f` every 20 ms until it holds; panics after [`PATIENCE`].
@@ -102,12 +108,12 @@ fn simple(to: &str, subject: &str) -> Message {
 fn confirmation_mail_arrives_with_headers_and_link() {
     let server = SmtpServer::start();
     let tmp = TempDir::new("headers");
-    let (db_path, conn) = database(&tmp.0);
+    let (pool, conn) = database(&tmp.0);
     let cfg = config(server.port());
     let message = templates::confirmation_email(&cfg, "alice@example.org", "alice", "Zx9-key_42");
-    let id = outbox::enqueue(&conn, &message, now()).unwrap();
+    let id = outbox::enqueue(&Conn::sqlite(&conn), &message, now()).unwrap();
 
-    let worker = worker::spawn(cfg, db_path, BUSY);
+    let worker = worker::spawn(cfg, pool);
     worker.wake();
     let got = server.wait_for(1, PATIENCE);
     wait_until("status sent", || entry(&conn, id).status == Status::Sent);
@@ -155,12 +161,12 @@ fn confirmation_mail_arrives_with_headers_and_link() {
 fn password_reset_mail_tells_the_username() {
     let server = SmtpServer::start();
     let tmp = TempDir::new("reset");
-    let (db_path, conn) = database(&tmp.0);
+    let (pool, conn) = database(&tmp.0);
     let cfg = config(server.port());
     let message =
         templates::password_reset_email(&cfg, "bob@example.org", "bob", "2s", "d1k2-ab12");
-    outbox::enqueue(&conn, &message, now()).unwrap();
-    let worker = worker::spawn(cfg, db_path, BUSY);
+    outbox::enqueue(&Conn::sqlite(&conn), &message, now()).unwrap();
+    let worker = worker::spawn(cfg, pool);
     let got = server.wait_for(1, PATIENCE);
     let m = &got[0];
     assert_eq!(
@@ -183,12 +189,17 @@ fn password_reset_mail_tells_the_username() {
 fn relay_down_keeps_mail_queued_then_delivers_once_and_never_again_after_restart() {
     let port = unused_port();
     let tmp = TempDir::new("down");
-    let (db_path, conn) = database(&tmp.0);
+    let (pool, conn) = database(&tmp.0);
     let cfg = config(port);
-    let id = outbox::enqueue(&conn, &simple("carol@example.net", "first"), now()).unwrap();
+    let id = outbox::enqueue(
+        &Conn::sqlite(&conn),
+        &simple("carol@example.net", "first"),
+        now(),
+    )
+    .unwrap();
 
     // Nothing listens on the port: the message stays queued, attempts counted.
-    let worker = worker::spawn(cfg.clone(), db_path.clone(), BUSY);
+    let worker = worker::spawn(cfg.clone(), pool.clone());
     wait_until("two failed attempts", || entry(&conn, id).attempts >= 2);
     let e = entry(&conn, id);
     assert_eq!(e.status, Status::Queued, "{e:?}");
@@ -211,8 +222,13 @@ fn relay_down_keeps_mail_queued_then_delivers_once_and_never_again_after_restart
     // message enqueued after the restart is delivered; since delivery goes
     // oldest first, by then the worker has looked at the first one too.
     worker.stop();
-    let worker = worker::spawn(cfg, db_path, BUSY);
-    let second = outbox::enqueue(&conn, &simple("dave@example.net", "second"), now()).unwrap();
+    let worker = worker::spawn(cfg, pool);
+    let second = outbox::enqueue(
+        &Conn::sqlite(&conn),
+        &simple("dave@example.net", "second"),
+        now(),
+    )
+    .unwrap();
     worker.wake();
     let got = server.wait_for(2, PATIENCE);
     wait_until("second sent", || {
@@ -233,9 +249,14 @@ fn relay_answering_421_keeps_mail_queued_until_it_recovers() {
     let server = SmtpServer::start();
     server.set_mode(Mode::Greeting421);
     let tmp = TempDir::new("421");
-    let (db_path, conn) = database(&tmp.0);
-    let id = outbox::enqueue(&conn, &simple("erin@example.com", "hello"), now()).unwrap();
-    let worker = worker::spawn(config(server.port()), db_path, BUSY);
+    let (pool, conn) = database(&tmp.0);
+    let id = outbox::enqueue(
+        &Conn::sqlite(&conn),
+        &simple("erin@example.com", "hello"),
+        now(),
+    )
+    .unwrap();
+    let worker = worker::spawn(config(server.port()), pool);
     wait_until("a failed attempt", || entry(&conn, id).attempts >= 1);
     let e = entry(&conn, id);
     assert_eq!(e.status, Status::Queued);
@@ -254,9 +275,14 @@ fn relay_answering_451_is_retried() {
     let server = SmtpServer::start();
     server.set_mode(Mode::Reject451);
     let tmp = TempDir::new("451");
-    let (db_path, conn) = database(&tmp.0);
-    let id = outbox::enqueue(&conn, &simple("fay@example.com", "later"), now()).unwrap();
-    let worker = worker::spawn(config(server.port()), db_path, BUSY);
+    let (pool, conn) = database(&tmp.0);
+    let id = outbox::enqueue(
+        &Conn::sqlite(&conn),
+        &simple("fay@example.com", "later"),
+        now(),
+    )
+    .unwrap();
+    let worker = worker::spawn(config(server.port()), pool);
     wait_until("a failed attempt", || entry(&conn, id).attempts >= 1);
     assert!(entry(&conn, id)
         .last_error
@@ -275,9 +301,14 @@ fn permanent_rejection_marks_the_message_failed_at_once() {
     let server = SmtpServer::start();
     server.set_mode(Mode::Reject550);
     let tmp = TempDir::new("550");
-    let (db_path, conn) = database(&tmp.0);
-    let id = outbox::enqueue(&conn, &simple("nobody@example.com", "bounce"), now()).unwrap();
-    let worker = worker::spawn(config(server.port()), db_path, BUSY);
+    let (pool, conn) = database(&tmp.0);
+    let id = outbox::enqueue(
+        &Conn::sqlite(&conn),
+        &simple("nobody@example.com", "bounce"),
+        now(),
+    )
+    .unwrap();
+    let worker = worker::spawn(config(server.port()), pool);
     wait_until("status failed", || {
         entry(&conn, id).status == Status::Failed
     });
@@ -288,7 +319,10 @@ fn permanent_rejection_marks_the_message_failed_at_once() {
 
     // `restauth mail retry` puts it back; now the relay accepts it.
     server.set_mode(Mode::Accept);
-    assert_eq!(outbox::retry_failed(&conn, now()).unwrap(), 1);
+    assert_eq!(
+        outbox::retry_failed(&Conn::sqlite(&conn), now()).unwrap(),
+        1
+    );
     worker.wake();
     server.wait_for(1, PATIENCE);
     wait_until("status sent", || entry(&conn, id).status == Status::Sent);
@@ -299,16 +333,26 @@ fn permanent_rejection_marks_the_message_failed_at_once() {
 fn a_rolled_back_transaction_sends_nothing() {
     let server = SmtpServer::start();
     let tmp = TempDir::new("rollback");
-    let (db_path, mut conn) = database(&tmp.0);
-    let worker = worker::spawn(config(server.port()), db_path, BUSY);
+    let (pool, mut conn) = database(&tmp.0);
+    let worker = worker::spawn(config(server.port()), pool);
     {
         let tx = conn.transaction().unwrap();
-        outbox::enqueue(&tx, &simple("gus@example.com", "rolled back"), now()).unwrap();
+        outbox::enqueue(
+            &Conn::sqlite(&tx),
+            &simple("gus@example.com", "rolled back"),
+            now(),
+        )
+        .unwrap();
         tx.rollback().unwrap();
     }
     worker.wake();
     let tx = conn.transaction().unwrap();
-    let id = outbox::enqueue(&tx, &simple("gus@example.com", "committed"), now()).unwrap();
+    let id = outbox::enqueue(
+        &Conn::sqlite(&tx),
+        &simple("gus@example.com", "committed"),
+        now(),
+    )
+    .unwrap();
     tx.commit().unwrap();
     worker.wake();
     server.wait_for(1, PATIENCE);
@@ -320,5 +364,5 @@ fn a_rolled_back_transaction_sends_nothing() {
         .map(|m| m.header("Subject").unwrap())
         .collect();
     assert_eq!(subjects, vec!["committed"]);
-    assert_eq!(outbox::list(&conn).unwrap().len(), 1);
+    assert_eq!(outbox::list(&Conn::sqlite(&conn)).unwrap().len(), 1);
 }

@@ -1,6 +1,6 @@
 //! Email confirmation keys: random, URL-safe, stored as SHA-256, single use, expiring.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{params, Conn};
 
 use super::AccountError;
 use crate::security::tokens::key_hash;
@@ -9,18 +9,17 @@ use crate::security::tokens::key_hash;
 ///
 /// 64 characters of `[a-z0-9]` (about 330 bits), as allauth's stored keys.
 pub fn create(
-    conn: &Connection,
+    conn: &Conn,
     user_id: i64,
     email: &str,
     ttl_secs: i64,
     now: i64,
 ) -> Result<String, AccountError> {
     let key = crate::security::random::alphanumeric(64)?.to_ascii_lowercase();
-    let t = now;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO email_confirmations (user_id, email, key_sha256, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![user_id, email.to_lowercase(), &key_hash(&key)[..], t, t.saturating_add(ttl_secs)])?;
+        params![user_id, email.to_lowercase(), key_hash(&key), now, now.saturating_add(ttl_secs)],
+    )?;
     Ok(key)
 }
 
@@ -38,36 +37,33 @@ pub enum Confirmed {
 /// Uses `key`: marks its address verified and the key used (see [`Confirmed`]).
 /// Run it in a write transaction: the check that no other account holds the
 /// address verified and the update are then one step.
-pub fn confirm(conn: &Connection, key: &str, now: i64) -> Result<Confirmed, AccountError> {
+pub fn confirm(conn: &Conn, key: &str, now: i64) -> Result<Confirmed, AccountError> {
     // Keys are lower-case; accept them typed in another case, as allauth does.
     let hash = key_hash(&key.to_ascii_lowercase());
-    let t = now;
-    let row: Option<(i64, i64, String)> = conn
-        .prepare_cached(
-            "SELECT id, user_id, email FROM email_confirmations
-             WHERE key_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2",
-        )?
-        .query_row(params![&hash[..], t], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
+    let row: Option<(i64, i64, String)> = conn.query_opt(
+        "SELECT id, user_id, email FROM email_confirmations
+         WHERE key_sha256 = ?1 AND used_at IS NULL AND expires_at > ?2",
+        params![hash, now],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     let Some((id, user_id, email)) = row else {
         return Ok(Confirmed::NotFound);
     };
     if super::users::verified_email_owner(conn, &email)?.is_some_and(|owner| owner != user_id) {
         return Ok(Confirmed::AddressTaken);
     }
-    let updated = conn
-        .prepare_cached(
-            "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2 AND email_verified = 0",
-        )?
-        .execute(params![user_id, email])?;
+    let updated = conn.execute(
+        "UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2 AND email_verified = 0",
+        params![user_id, email],
+    )?;
     if updated == 0 {
         // Already verified, or the address changed since the mail was sent.
         return Ok(Confirmed::NotFound);
     }
-    conn.prepare_cached("UPDATE email_confirmations SET used_at = ?1 WHERE id = ?2")?
-        .execute(params![t, id])?;
+    conn.execute(
+        "UPDATE email_confirmations SET used_at = ?1 WHERE id = ?2",
+        params![now, id],
+    )?;
     Ok(Confirmed::User(user_id))
 }
 
@@ -75,7 +71,7 @@ pub fn confirm(conn: &Connection, key: &str, now: i64) -> Result<Confirmed, Acco
 /// now: fewer than `throttle.registration_per_email` in its period, counted
 /// from the outbox (always true with throttling off).
 pub fn may_mail(
-    conn: &Connection,
+    conn: &Conn,
     config: &crate::config::Config,
     email: &str,
     now: i64,
@@ -98,7 +94,7 @@ pub fn may_mail(
 /// Creates a confirmation key for `user`'s address and queues the mail that carries it,
 /// in the caller's transaction (so nothing is sent if the change rolls back).
 pub fn send(
-    conn: &Connection,
+    conn: &Conn,
     config: &crate::config::Config,
     user: &super::users::User,
     now: i64,

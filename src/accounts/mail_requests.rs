@@ -7,7 +7,7 @@
 //! where the mail is made: per message sent to the address, from the outbox,
 //! however many accounts share the address.
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use crate::db::{params, Conn, Pool};
 
 use super::{confirmations, users, AccountError};
 use crate::config::{Config, EmailVerification};
@@ -50,13 +50,15 @@ impl MailRequest {
 
 /// Records a request for `email` in the caller's transaction.
 pub fn record(
-    conn: &Connection,
+    conn: &Conn,
     request: MailRequest,
     email: &str,
     now: i64,
 ) -> Result<(), AccountError> {
-    conn.prepare_cached("INSERT INTO mail_requests (kind, email, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![request.kind().as_str(), email.to_lowercase(), now])?;
+    conn.execute(
+        "INSERT INTO mail_requests (kind, email, created_at) VALUES (?1, ?2, ?3)",
+        params![request.kind().as_str(), email.to_lowercase(), now],
+    )?;
     Ok(())
 }
 
@@ -73,28 +75,26 @@ pub struct Context {
 /// Turns every pending request into queued mail; returns how many messages
 /// were queued. Each request is handled in its own transaction with the mail
 /// it causes, so a crash leaves it pending and it is handled after restart.
-pub fn process_pending(conn: &mut Connection, ctx: &Context) -> Result<usize, AccountError> {
+pub fn process_pending(pool: &Pool, ctx: &Context) -> Result<usize, AccountError> {
     let mut queued = 0;
     loop {
-        let pending: Vec<(i64, String, String)> = {
-            let mut stmt = conn
-                .prepare_cached("SELECT id, kind, email FROM mail_requests ORDER BY id LIMIT ?1")?;
-            let rows = stmt.query_map([BATCH], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let pending: Vec<(i64, String, String)> = pool.read(|conn| {
+            conn.query_all(
+                "SELECT id, kind, email FROM mail_requests ORDER BY id LIMIT ?1",
+                params![BATCH],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })?;
         let full = pending.len() as i64 == BATCH;
         for (id, kind, email) in pending {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Gone means another worker took it.
-            let taken = tx
-                .prepare_cached("DELETE FROM mail_requests WHERE id = ?1")?
-                .execute([id])?;
-            if taken == 1 {
-                if let Some(request) = MailRequest::parse(&kind) {
-                    queued += queue_mail(&tx, ctx, request, &email, id)?;
+            queued += pool.write(|tx| -> Result<usize, AccountError> {
+                // Gone means another worker took it.
+                let taken = tx.execute("DELETE FROM mail_requests WHERE id = ?1", params![id])?;
+                match MailRequest::parse(&kind) {
+                    Some(request) if taken == 1 => queue_mail(tx, ctx, request, &email, id),
+                    _ => Ok(0),
                 }
-            }
-            tx.commit()?;
+            })?;
         }
         if !full {
             return Ok(queued);
@@ -104,7 +104,7 @@ pub fn process_pending(conn: &mut Connection, ctx: &Context) -> Result<usize, Ac
 
 /// Queues the mail one request causes, within the per-address limit.
 fn queue_mail(
-    conn: &Connection,
+    conn: &Conn,
     ctx: &Context,
     request: MailRequest,
     email: &str,
@@ -170,7 +170,7 @@ fn queue_mail(
 
 /// How many more mails of this kind `email` may receive now.
 fn remaining(
-    conn: &Connection,
+    conn: &Conn,
     config: &Config,
     request: MailRequest,
     email: &str,

@@ -1,7 +1,7 @@
 //! The domain: users, API tokens and server settings. All SQL lives here.
 //!
-//! Functions take a `&Connection` (a `Transaction` derefs to one): the caller
-//! decides the transaction, so a request's writes commit or roll back together.
+//! Functions take a [`crate::db::Conn`], whichever backend is behind it: the
+//! caller decides the transaction, so a request's writes commit or roll back together.
 
 pub mod confirmations;
 pub mod email;
@@ -15,8 +15,8 @@ pub mod users;
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     /// The database failed.
-    #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
     /// The OS random source failed.
     #[error("random source failed: {0}")]
     Random(#[from] std::io::Error),

@@ -8,7 +8,7 @@
 //!   address (the confirmation mail is queued) and a username derived from the
 //!   provider's name, made unique with a number.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::{params, Conn, DbError, Row};
 use serde_json::Value;
 
 use super::users::{self, NewUser, User};
@@ -69,15 +69,15 @@ impl From<AccountError> for SocialError {
     }
 }
 
-impl From<rusqlite::Error> for SocialError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<DbError> for SocialError {
+    fn from(e: DbError) -> Self {
         SocialError::Account(e.into())
     }
 }
 
 const COLUMNS: &str = "id, provider, uid, user_id, created_at, last_login_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<SocialAccount> {
+fn from_row(r: &Row<'_>) -> Result<SocialAccount, DbError> {
     Ok(SocialAccount {
         id: r.get(0)?,
         provider: r.get(1)?,
@@ -89,58 +89,43 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<SocialAccount> {
 }
 
 /// The account for (provider, uid).
-pub fn find(
-    conn: &Connection,
-    provider: &str,
-    uid: &str,
-) -> Result<Option<SocialAccount>, AccountError> {
+pub fn find(conn: &Conn, provider: &str, uid: &str) -> Result<Option<SocialAccount>, AccountError> {
     let sql = format!("SELECT {COLUMNS} FROM social_accounts WHERE provider = ?1 AND uid = ?2");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![provider, uid], from_row)
-        .optional()?)
+    Ok(conn.query_opt(&sql, params![provider, uid], from_row)?)
 }
 
 /// A user's linked accounts, oldest first.
-pub fn list_for_user(conn: &Connection, user_id: i64) -> Result<Vec<SocialAccount>, AccountError> {
+pub fn list_for_user(conn: &Conn, user_id: i64) -> Result<Vec<SocialAccount>, AccountError> {
     let sql = format!("SELECT {COLUMNS} FROM social_accounts WHERE user_id = ?1 ORDER BY id");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([user_id], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(conn.query_all(&sql, params![user_id], from_row)?)
 }
 
 /// Removes a linked account.
-pub fn delete(conn: &Connection, id: i64) -> Result<(), AccountError> {
-    conn.prepare_cached("DELETE FROM social_accounts WHERE id = ?1")?
-        .execute([id])?;
+pub fn delete(conn: &Conn, id: i64) -> Result<(), AccountError> {
+    conn.execute("DELETE FROM social_accounts WHERE id = ?1", params![id])?;
     Ok(())
 }
 
-fn touch(conn: &Connection, id: i64, raw: &Value, now: i64) -> Result<(), AccountError> {
-    conn.prepare_cached(
+fn touch(conn: &Conn, id: i64, raw: &Value, now: i64) -> Result<(), AccountError> {
+    conn.execute(
         "UPDATE social_accounts SET profile = ?1, last_login_at = ?2 WHERE id = ?3",
-    )?
-    .execute(params![raw.to_string(), now, id])?;
+        params![raw.to_string(), now, id],
+    )?;
     Ok(())
 }
 
-fn link(
-    conn: &Connection,
-    p: &ProviderProfile<'_>,
-    user_id: i64,
-    now: i64,
-) -> Result<(), AccountError> {
-    conn.prepare_cached(
+fn link(conn: &Conn, p: &ProviderProfile<'_>, user_id: i64, now: i64) -> Result<(), AccountError> {
+    conn.execute(
         "INSERT INTO social_accounts (provider, uid, user_id, profile, created_at, last_login_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    )?
-    .execute(params![p.provider, p.uid, user_id, p.raw.to_string(), now])?;
+        params![p.provider, p.uid, user_id, p.raw.to_string(), now],
+    )?;
     Ok(())
 }
 
 /// Logs in the user of a provider account, creating user and link on first use.
 /// Runs inside the caller's write transaction.
 pub fn login_or_signup(
-    conn: &Connection,
+    conn: &Conn,
     config: &Config,
     p: &ProviderProfile<'_>,
     now: i64,
@@ -182,7 +167,7 @@ pub fn login_or_signup(
 
 /// [`login_or_signup`], then a new token for the user; returns the key.
 pub fn login_with(
-    conn: &Connection,
+    conn: &Conn,
     config: &Config,
     p: &ProviderProfile<'_>,
     now: i64,
@@ -195,7 +180,7 @@ pub fn login_with(
 /// Links a provider account to `user_id` (connect). Linking one that is already
 /// the user's refreshes it; one of another user is refused.
 pub fn connect(
-    conn: &Connection,
+    conn: &Conn,
     user_id: i64,
     p: &ProviderProfile<'_>,
     now: i64,
@@ -214,7 +199,7 @@ fn truncate(s: &str, n: usize) -> String {
 /// allauth's username generation: the first usable hint, cleaned to Django's
 /// username characters, lower-cased, with `_` for spaces; `user` when nothing
 /// is left; then `2`, `3`, … appended until it is free.
-fn unique_username(conn: &Connection, hints: &[&str]) -> Result<String, AccountError> {
+fn unique_username(conn: &Conn, hints: &[&str]) -> Result<String, AccountError> {
     let base = hints
         .iter()
         .map(|h| clean_username(h))

@@ -1,6 +1,6 @@
 //! API tokens: one per login (per device), stored as SHA-256, expiring.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{params, Conn};
 
 use super::users::User;
 use super::AccountError;
@@ -10,25 +10,16 @@ use crate::security::tokens::{key_hash, new_key};
 ///
 /// Expired tokens of the same user are removed on the way, so the table does
 /// not grow with every login.
-pub fn issue(
-    conn: &Connection,
-    user_id: i64,
-    ttl_secs: i64,
-    now: i64,
-) -> Result<String, AccountError> {
+pub fn issue(conn: &Conn, user_id: i64, ttl_secs: i64, now: i64) -> Result<String, AccountError> {
     let key = new_key()?;
-    let t = now;
-    conn.prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND expires_at <= ?2")?
-        .execute(params![user_id, t])?;
-    conn.prepare_cached(
+    conn.execute(
+        "DELETE FROM tokens WHERE user_id = ?1 AND expires_at <= ?2",
+        params![user_id, now],
+    )?;
+    conn.execute(
         "INSERT INTO tokens (key_sha256, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        &key_hash(&key)[..],
-        user_id,
-        t,
-        t.saturating_add(ttl_secs)
-    ])?;
+        params![key_hash(&key), user_id, now, now.saturating_add(ttl_secs)],
+    )?;
     Ok(key)
 }
 
@@ -43,7 +34,7 @@ pub struct TokenOwner {
 static LOOKUP_SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The live (unexpired) token with this key, and its user.
-pub fn lookup(conn: &Connection, key: &str, now: i64) -> Result<Option<TokenOwner>, AccountError> {
+pub fn lookup(conn: &Conn, key: &str, now: i64) -> Result<Option<TokenOwner>, AccountError> {
     // One statement, so one read transaction (each costs SQLite's file locks).
     // `users.` qualifies the first of the user columns, `id`, the only name
     // the two tables share.
@@ -54,33 +45,30 @@ pub fn lookup(conn: &Connection, key: &str, now: i64) -> Result<Option<TokenOwne
             super::users::COLUMNS
         )
     });
-    Ok(conn
-        .prepare_cached(sql)?
-        .query_row(params![&key_hash(key)[..], now], |r| {
-            Ok(TokenOwner {
-                token_id: r.get(0)?,
-                user: super::users::from_row_at(r, 1)?,
-            })
+    Ok(conn.query_opt(sql, params![key_hash(key), now], |r| {
+        Ok(TokenOwner {
+            token_id: r.get(0)?,
+            user: super::users::from_row_at(r, 1)?,
         })
-        .optional()?)
+    })?)
 }
 
 /// Revokes one token.
-pub fn revoke(conn: &Connection, token_id: i64) -> Result<(), AccountError> {
-    conn.prepare_cached("DELETE FROM tokens WHERE id = ?1")?
-        .execute([token_id])?;
+pub fn revoke(conn: &Conn, token_id: i64) -> Result<(), AccountError> {
+    conn.execute("DELETE FROM tokens WHERE id = ?1", params![token_id])?;
     Ok(())
 }
 
 /// Revokes every token of `user_id` except `keep` (if given).
 pub fn revoke_all_for_user(
-    conn: &Connection,
+    conn: &Conn,
     user_id: i64,
     keep: Option<i64>,
 ) -> Result<usize, AccountError> {
-    let n = conn
-        .prepare_cached("DELETE FROM tokens WHERE user_id = ?1 AND id != ?2")?
-        .execute(params![user_id, keep.unwrap_or(-1)])?;
+    let n = conn.execute(
+        "DELETE FROM tokens WHERE user_id = ?1 AND id != ?2",
+        params![user_id, keep.unwrap_or(-1)],
+    )?;
     Ok(n)
 }
 
@@ -98,9 +86,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("restauth-tokens-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let conn =
-            crate::db::open_and_migrate(&dir.join("db.sqlite3"), std::time::Duration::from_secs(5))
-                .unwrap();
+        let raw = crate::db::sqlite::open_and_migrate(
+            &dir.join("db.sqlite3"),
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap();
+        let conn = crate::db::Conn::sqlite(&raw);
         let user = create(
             &conn,
             &NewUser {
@@ -125,7 +116,7 @@ mod tests {
         // Expired at its expiry second, whatever the system clock says.
         assert!(lookup(&conn, &keys[0], T0 + 60).unwrap().is_none());
         let sql = LOOKUP_SQL.get().expect("prepared");
-        let reprepared = conn
+        let reprepared = raw
             .prepare_cached(sql)
             .unwrap()
             .get_status(StatementStatus::RePrepare);

@@ -1,6 +1,6 @@
 //! Users: lookup, creation and updates.
 
-use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
+use crate::db::{params, Conn, DbError, Row, ToValue};
 
 use super::AccountError;
 
@@ -32,12 +32,12 @@ pub struct User {
 /// The columns [`from_row_at`] reads, in its order (`id` first, unqualified).
 pub(super) const COLUMNS: &str = "id, username, email, email_verified, first_name, last_name, password, is_active, date_joined, last_login";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+fn from_row(r: &Row<'_>) -> Result<User, DbError> {
     from_row_at(r, 0)
 }
 
 /// The user in [`COLUMNS`] starting at column `at` of `r`.
-pub(super) fn from_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<User> {
+pub(super) fn from_row_at(r: &Row<'_>, at: usize) -> Result<User, DbError> {
     Ok(User {
         id: r.get(at)?,
         username: r.get(at + 1)?,
@@ -94,40 +94,33 @@ pub fn username_key(username: &str) -> String {
 }
 
 /// The user with this username, compared case-insensitively.
-pub fn by_username(conn: &Connection, username: &str) -> Result<Option<User>, AccountError> {
+pub fn by_username(conn: &Conn, username: &str) -> Result<Option<User>, AccountError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE username_lower = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([username_key(username)], from_row)
-        .optional()?)
+    Ok(conn.query_opt(&sql, params![username_key(username)], from_row)?)
 }
 
 /// Users with this email address (compared case-insensitively), oldest first.
 ///
 /// Addresses are not unique: an unverified address may be registered twice,
 /// as allauth allows. At most `limit` rows.
-pub fn by_email(conn: &Connection, email: &str, limit: usize) -> Result<Vec<User>, AccountError> {
+pub fn by_email(conn: &Conn, email: &str, limit: usize) -> Result<Vec<User>, AccountError> {
     if email.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1 ORDER BY id LIMIT ?2");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![email.to_lowercase(), limit as i64], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(conn.query_all(&sql, params![email.to_lowercase(), limit], from_row)?)
 }
 
 /// The user with this primary key.
-pub fn by_id(conn: &Connection, id: i64) -> Result<Option<User>, AccountError> {
+pub fn by_id(conn: &Conn, id: i64) -> Result<Option<User>, AccountError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id], from_row)
-        .optional()?)
+    Ok(conn.query_opt(&sql, params![id], from_row)?)
 }
 
 /// A user named by an administrator: a username, or an email address if it contains `@`
 /// and no username matches.
-pub fn by_username_or_email(conn: &Connection, name: &str) -> Result<Option<User>, AccountError> {
+pub fn by_username_or_email(conn: &Conn, name: &str) -> Result<Option<User>, AccountError> {
     if let Some(u) = by_username(conn, name)? {
         return Ok(Some(u));
     }
@@ -154,13 +147,14 @@ pub struct NewUser<'a> {
 }
 
 /// Inserts a user; a taken username (case-insensitively) is [`AccountError::UsernameTaken`].
-pub fn create(conn: &Connection, new: &NewUser<'_>, now: i64) -> Result<User, AccountError> {
-    let result = conn
-        .prepare_cached(
-            "INSERT INTO users (username, username_lower, email, email_verified, first_name, last_name, password, is_active, date_joined)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
-        )?
-        .execute(params![
+pub fn create(conn: &Conn, new: &NewUser<'_>, now: i64) -> Result<User, AccountError> {
+    let sql = format!(
+        "INSERT INTO users (username, username_lower, email, email_verified, first_name, last_name, password, is_active, date_joined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8) RETURNING {COLUMNS}"
+    );
+    let result = conn.query_one(
+        &sql,
+        params![
             new.username,
             username_key(new.username),
             new.email.to_lowercase(),
@@ -169,26 +163,22 @@ pub fn create(conn: &Connection, new: &NewUser<'_>, now: i64) -> Result<User, Ac
             new.last_name,
             new.password_hash,
             now,
-        ]);
+        ],
+        from_row,
+    );
     match result {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Err(AccountError::UsernameTaken),
-        Err(e) => return Err(e.into()),
+        Err(DbError::UniqueViolation) => Err(AccountError::UsernameTaken),
+        other => Ok(other?),
     }
-    let id = conn.last_insert_rowid();
-    by_id(conn, id)?.ok_or(AccountError::NoSuchUser)
 }
 
 /// Whether any other user than `except_id` has this username (case-insensitively).
-pub fn username_taken(
-    conn: &Connection,
-    username: &str,
-    except_id: i64,
-) -> Result<bool, AccountError> {
-    let found: Option<i64> = conn
-        .prepare_cached("SELECT id FROM users WHERE username_lower = ?1 AND id != ?2")?
-        .query_row(params![username_key(username), except_id], |r| r.get(0))
-        .optional()?;
+pub fn username_taken(conn: &Conn, username: &str, except_id: i64) -> Result<bool, AccountError> {
+    let found = conn.query_opt(
+        "SELECT id FROM users WHERE username_lower = ?1 AND id != ?2",
+        params![username_key(username), except_id],
+        |r| r.get::<i64>(0),
+    )?;
     Ok(found.is_some())
 }
 
@@ -203,20 +193,16 @@ pub struct ProfileUpdate {
 }
 
 /// Applies a profile update; a username taken by someone else is [`AccountError::UsernameTaken`].
-pub fn update_profile(
-    conn: &Connection,
-    id: i64,
-    update: &ProfileUpdate,
-) -> Result<(), AccountError> {
+pub fn update_profile(conn: &Conn, id: i64, update: &ProfileUpdate) -> Result<(), AccountError> {
     if let Some(username) = &update.username {
-        let result = conn
-            .prepare_cached("UPDATE users SET username = ?1, username_lower = ?2 WHERE id = ?3")?
-            .execute(params![username, username_key(username), id]);
+        let result = conn.execute(
+            "UPDATE users SET username = ?1, username_lower = ?2 WHERE id = ?3",
+            params![username, username_key(username), id],
+        );
         match result {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(AccountError::UsernameTaken),
-            Err(e) => return Err(e.into()),
-        }
+            Err(DbError::UniqueViolation) => return Err(AccountError::UsernameTaken),
+            other => other?,
+        };
     }
     if let Some(first_name) = &update.first_name {
         set_column(conn, id, "first_name", first_name)?;
@@ -228,68 +214,56 @@ pub fn update_profile(
 }
 
 /// Stores a new password hash.
-pub fn set_password_hash(conn: &Connection, id: i64, hash: &str) -> Result<(), AccountError> {
+pub fn set_password_hash(conn: &Conn, id: i64, hash: &str) -> Result<(), AccountError> {
     set_column(conn, id, "password", hash)
 }
 
 /// Records a successful login.
-pub fn touch_last_login(conn: &Connection, id: i64, now: i64) -> Result<(), AccountError> {
-    conn.prepare_cached("UPDATE users SET last_login = ?1 WHERE id = ?2")?
-        .execute(params![now, id])?;
+pub fn touch_last_login(conn: &Conn, id: i64, now: i64) -> Result<(), AccountError> {
+    conn.execute(
+        "UPDATE users SET last_login = ?1 WHERE id = ?2",
+        params![now, id],
+    )?;
     Ok(())
 }
 
 /// Whether any user has this address verified.
-pub fn verified_email_exists(conn: &Connection, email: &str) -> Result<bool, AccountError> {
+pub fn verified_email_exists(conn: &Conn, email: &str) -> Result<bool, AccountError> {
     Ok(verified_email_owner(conn, email)?.is_some())
 }
 
 /// The user who has this address verified, if any (at most one should).
-pub fn verified_email_owner(conn: &Connection, email: &str) -> Result<Option<i64>, AccountError> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM users WHERE email = ?1 AND email_verified = 1 LIMIT 1")?
-        .query_row([email.to_lowercase()], |r| r.get(0))
-        .optional()?)
+pub fn verified_email_owner(conn: &Conn, email: &str) -> Result<Option<i64>, AccountError> {
+    Ok(conn.query_opt(
+        "SELECT id FROM users WHERE email = ?1 AND email_verified = 1 LIMIT 1",
+        params![email.to_lowercase()],
+        |r| r.get(0),
+    )?)
 }
 
 /// Marks a user's address verified (or not).
-pub fn set_email_verified(conn: &Connection, id: i64, verified: bool) -> Result<(), AccountError> {
+pub fn set_email_verified(conn: &Conn, id: i64, verified: bool) -> Result<(), AccountError> {
     set_column(conn, id, "email_verified", verified)
 }
 
 /// Marks a user active or inactive.
-pub fn set_active(conn: &Connection, id: i64, active: bool) -> Result<(), AccountError> {
+pub fn set_active(conn: &Conn, id: i64, active: bool) -> Result<(), AccountError> {
     set_column(conn, id, "is_active", active)
 }
 
 /// Sets one column of a user's row (`column` is a name from this module); no such user is an error.
-fn set_column(
-    conn: &Connection,
-    id: i64,
-    column: &str,
-    value: impl ToSql,
-) -> Result<(), AccountError> {
+fn set_column(conn: &Conn, id: i64, column: &str, value: impl ToValue) -> Result<(), AccountError> {
     let sql = format!("UPDATE users SET {column} = ?1 WHERE id = ?2");
-    match conn.prepare_cached(&sql)?.execute(params![value, id])? {
+    match conn.execute(&sql, params![value, id])? {
         0 => Err(AccountError::NoSuchUser),
         _ => Ok(()),
     }
 }
 
 /// All users, by id.
-pub fn list(conn: &Connection) -> Result<Vec<User>, AccountError> {
+pub fn list(conn: &Conn) -> Result<Vec<User>, AccountError> {
     let sql = format!("SELECT {COLUMNS} FROM users ORDER BY id");
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-    )
+    Ok(conn.query_all(&sql, params![], from_row)?)
 }
 
 /// Django's `UnicodeUsernameValidator`: letters, digits and `@ . + - _`, at least one character.

@@ -1,6 +1,6 @@
 //! `Authorization: Token <key>` → the authenticated user, with DRF's messages.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use super::error::ApiError;
 use crate::accounts::tokens::{lookup, TokenOwner};
@@ -46,7 +46,7 @@ pub fn parse_authorization(header: Option<&str>) -> Result<Credentials, ApiError
 /// The user behind the request's token: `Ok(None)` without a credential,
 /// 401 for an unknown, revoked or expired key or an inactive user.
 pub fn authenticate(
-    conn: &Connection,
+    conn: &Conn,
     header: Option<&str>,
     now: i64,
 ) -> Result<Option<TokenOwner>, ApiError> {
@@ -71,11 +71,7 @@ pub fn presented_key(header: Option<&str>) -> String {
 }
 
 /// Like [`authenticate`], but a missing credential is a 401 too.
-pub fn require_user(
-    conn: &Connection,
-    header: Option<&str>,
-    now: i64,
-) -> Result<TokenOwner, ApiError> {
+pub fn require_user(conn: &Conn, header: Option<&str>, now: i64) -> Result<TokenOwner, ApiError> {
     authenticate(conn, header, now)?.ok_or(ApiError::NotAuthenticated)
 }
 

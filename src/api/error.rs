@@ -170,12 +170,6 @@ impl From<DbError> for ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        ApiError::Internal(format!("database error: {e}"))
-    }
-}
-
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {

@@ -133,7 +133,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
 /// The user named `normalized`, else (a name stored before usernames were
 /// NFKC-normalised) the one named exactly as `typed`.
 fn by_username_as_typed(
-    conn: &rusqlite::Connection,
+    conn: &crate::db::Conn,
     normalized: &str,
     typed: &str,
 ) -> Result<Option<User>, ApiError> {

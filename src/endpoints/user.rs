@@ -52,20 +52,25 @@ fn update(
     let first_name = char_field(&body, &mut errors, "first_name", CharSpec::optional(150));
     let last_name = char_field(&body, &mut errors, "last_name", CharSpec::optional(150));
     let user_id = owner.user.id;
+    let update = ProfileUpdate {
+        username,
+        first_name,
+        last_name,
+    };
     let user = app.write(|tx| -> Result<users::User, ApiError> {
+        let mut errors = errors.clone();
         // Unlike dj-rest-auth (which compares against every user, self included),
         // keeping one's own username is not a clash.
-        if let Some(name) = username.as_deref().filter(|_| !errors.has("username")) {
+        if let Some(name) = update
+            .username
+            .as_deref()
+            .filter(|_| !errors.has("username"))
+        {
             if users::username_taken(tx, name, user_id)? {
                 errors.add("username", "A user with that username already exists.");
             }
         }
-        std::mem::take(&mut errors).into_result()?;
-        let update = ProfileUpdate {
-            username,
-            first_name,
-            last_name,
-        };
+        errors.into_result()?;
         users::update_profile(tx, user_id, &update)?;
         users::by_id(tx, user_id)?.ok_or_else(|| ApiError::Internal("user vanished".into()))
     })?;

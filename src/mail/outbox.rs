@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::{params, Conn, DbError, Row};
 
 /// A message to send: one recipient, a subject, a text body and an optional HTML alternative.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,78 +114,74 @@ impl Kind {
 /// Inserts `msg` as queued and due now; returns its id. A plain INSERT: the
 /// caller owns the transaction, so the mail commits or rolls back with the
 /// change that caused it.
-pub fn enqueue(conn: &Connection, msg: &Message, now: i64) -> rusqlite::Result<i64> {
+pub fn enqueue(conn: &Conn, msg: &Message, now: i64) -> Result<i64, DbError> {
     enqueue_kind(conn, msg, Kind::Other, now)
 }
 
 /// [`enqueue`] of a message of `kind`, created at `now`.
-pub fn enqueue_kind(
-    conn: &Connection,
-    msg: &Message,
-    kind: Kind,
-    now: i64,
-) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+pub fn enqueue_kind(conn: &Conn, msg: &Message, kind: Kind, now: i64) -> Result<i64, DbError> {
+    conn.query_one(
         "INSERT INTO outbox (created_at, kind, to_address, subject, body_text, body_html, status, attempts, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', 0, ?1)",
-    )?
-    .execute(params![now, kind.as_str(), msg.to, msg.subject, msg.text, msg.html])?;
-    Ok(conn.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', 0, ?1) RETURNING id",
+        params![now, kind.as_str(), msg.to, msg.subject, msg.text, msg.html],
+        |r| r.get(0),
+    )
 }
 
 /// How many more messages of `kind` `to` may receive at `now` under a limit
 /// of `count` per `period`, counted from the outbox (durable, so neither a
 /// restart nor an in-memory eviction resets it).
 pub fn remaining(
-    conn: &Connection,
+    conn: &Conn,
     to: &str,
     kind: Kind,
     count: u32,
     period: std::time::Duration,
     now: i64,
-) -> rusqlite::Result<u32> {
+) -> Result<u32, DbError> {
     let since = now.saturating_sub(i64::try_from(period.as_secs()).unwrap_or(i64::MAX));
     Ok(count.saturating_sub(count_recent(conn, to, kind, since)?))
 }
 
 /// Messages of `kind` to `to` created at or after `since`, whatever their status:
 /// what a per-address limit counts.
-pub fn count_recent(conn: &Connection, to: &str, kind: Kind, since: i64) -> rusqlite::Result<u32> {
-    conn.prepare_cached(
+pub fn count_recent(conn: &Conn, to: &str, kind: Kind, since: i64) -> Result<u32, DbError> {
+    conn.query_one(
         "SELECT count(*) FROM outbox WHERE to_address = ?1 AND kind = ?2 AND created_at >= ?3",
-    )?
-    .query_row(params![to, kind.as_str(), since], |r| r.get(0))
+        params![to, kind.as_str(), since],
+        |r| r.get(0),
+    )
 }
 
 /// Queued messages due at `now` (`next_attempt_at <= now`), oldest first, at most `limit`.
-pub fn due(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<DueMessage>> {
+pub fn due(conn: &Conn, now: i64, limit: usize) -> Result<Vec<DueMessage>, DbError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(
+    conn.query_all(
         "SELECT id, created_at, attempts, to_address, subject, body_text, body_html
          FROM outbox
          WHERE status = 'queued' AND next_attempt_at <= ?1
          ORDER BY created_at, id
          LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![now, limit], |r| {
-        Ok(DueMessage {
-            id: r.get(0)?,
-            created_at: r.get(1)?,
-            attempts: r.get(2)?,
-            message: Message {
-                to: r.get(3)?,
-                subject: r.get(4)?,
-                text: r.get(5)?,
-                html: r.get(6)?,
-            },
-        })
-    })?;
-    rows.collect()
+        params![now, limit],
+        |r| {
+            Ok(DueMessage {
+                id: r.get(0)?,
+                created_at: r.get(1)?,
+                attempts: r.get(2)?,
+                message: Message {
+                    to: r.get(3)?,
+                    subject: r.get(4)?,
+                    text: r.get(5)?,
+                    html: r.get(6)?,
+                },
+            })
+        },
+    )
 }
 
 /// Records a successful delivery. Returns false if the message was no longer
 /// queued (e.g. changed by hand meanwhile), in which case nothing changes.
-pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+pub fn mark_sent(conn: &Conn, id: i64, now: i64) -> Result<bool, DbError> {
     let n = conn.execute(
         "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2
          WHERE id = ?1 AND status = 'queued'",
@@ -199,12 +195,12 @@ pub fn mark_sent(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool>
 /// it stays queued until `next_attempt_at`. Returns false if the message was
 /// no longer queued.
 pub fn mark_attempt_failed(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     error: &str,
     next_attempt_at: i64,
     permanent: bool,
-) -> rusqlite::Result<bool> {
+) -> Result<bool, DbError> {
     let status = if permanent { "failed" } else { "queued" };
     let n = conn.execute(
         "UPDATE outbox SET status = ?2, attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4
@@ -215,35 +211,29 @@ pub fn mark_attempt_failed(
 }
 
 /// Every message, oldest first, without bodies.
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<OutboxEntry>> {
-    let mut stmt = conn.prepare(
+pub fn list(conn: &Conn) -> Result<Vec<OutboxEntry>, DbError> {
+    conn.query_all(
         "SELECT id, created_at, to_address, subject, status, attempts, next_attempt_at, last_error, sent_at
          FROM outbox ORDER BY created_at, id",
-    )?;
-    let rows = stmt.query_map([], entry_from_row)?;
-    rows.collect()
+        params![],
+        entry_from_row,
+    )
 }
 
 /// One message by id, without its body.
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<OutboxEntry>> {
-    conn.query_row(
+pub fn get(conn: &Conn, id: i64) -> Result<Option<OutboxEntry>, DbError> {
+    conn.query_opt(
         "SELECT id, created_at, to_address, subject, status, attempts, next_attempt_at, last_error, sent_at
          FROM outbox WHERE id = ?1",
-        [id],
+        params![id],
         entry_from_row,
     )
-    .optional()
 }
 
-fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+fn entry_from_row(r: &Row<'_>) -> Result<OutboxEntry, DbError> {
     let status: String = r.get(4)?;
-    let status = Status::parse(&status).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            4,
-            rusqlite::types::Type::Text,
-            format!("unknown outbox status {status:?}").into(),
-        )
-    })?;
+    let status = Status::parse(&status)
+        .ok_or_else(|| DbError::Conversion(4, format!("unknown outbox status {status:?}")))?;
     Ok(OutboxEntry {
         id: r.get(0)?,
         created_at: r.get(1)?,
@@ -259,11 +249,11 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
 
 /// Puts every failed message back in the queue, due now, with its attempt
 /// count reset (`last_error` is kept until the next attempt). Returns how many.
-pub fn retry_failed(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+pub fn retry_failed(conn: &Conn, now: i64) -> Result<usize, DbError> {
     conn.execute(
         "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?1
          WHERE status = 'failed'",
-        [now],
+        params![now],
     )
 }
 
@@ -276,8 +266,8 @@ mod tests {
     }
     use super::*;
 
-    fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
+    fn db() -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch(crate::db::SCHEMA).unwrap();
         conn
     }
@@ -293,7 +283,8 @@ mod tests {
 
     #[test]
     fn enqueue_then_due_oldest_first() {
-        let conn = db();
+        let db = db();
+        let conn = Conn::sqlite(&db);
         let b = enqueue(&conn, &msg("b@example.com"), 200).unwrap();
         let a = enqueue(&conn, &msg("a@example.com"), 100).unwrap();
         let c = enqueue(&conn, &msg("c@example.com"), 300).unwrap();
@@ -315,22 +306,23 @@ mod tests {
 
     #[test]
     fn enqueue_follows_the_callers_transaction() {
-        let mut conn = db();
+        let mut db = db();
         {
-            let tx = conn.transaction().unwrap();
-            enqueue(&tx, &msg("a@example.com"), now()).unwrap();
+            let tx = db.transaction().unwrap();
+            enqueue(&Conn::sqlite(&tx), &msg("a@example.com"), now()).unwrap();
             // dropped: rolled back
         }
-        assert!(list(&conn).unwrap().is_empty());
-        let tx = conn.transaction().unwrap();
-        enqueue(&tx, &msg("a@example.com"), now()).unwrap();
+        assert!(list(&Conn::sqlite(&db)).unwrap().is_empty());
+        let tx = db.transaction().unwrap();
+        enqueue(&Conn::sqlite(&tx), &msg("a@example.com"), now()).unwrap();
         tx.commit().unwrap();
-        assert_eq!(list(&conn).unwrap().len(), 1);
+        assert_eq!(list(&Conn::sqlite(&db)).unwrap().len(), 1);
     }
 
     #[test]
     fn sent_and_failed_lifecycle() {
-        let conn = db();
+        let db = db();
+        let conn = Conn::sqlite(&db);
         let id = enqueue(&conn, &msg("a@example.com"), 100).unwrap();
         assert!(mark_attempt_failed(&conn, id, "451 try later", 160, false).unwrap());
         let e = get(&conn, id).unwrap().unwrap();

@@ -30,13 +30,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lettre::message::Mailbox;
-use rusqlite::Connection;
 
 use super::email::{self, recipient_domain};
 use super::outbox::{self, DueMessage};
 use super::{smtp, spool};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{MailBackend, MailConfig};
+use crate::db::{DbError, Pool};
 
 /// Longest delay between two attempts.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
@@ -96,24 +96,17 @@ impl Shared {
 
 /// Turns requests recorded elsewhere into queued mail, at the start of every
 /// pass (see `accounts::mail_requests`); returns how many messages it queued.
-pub type Producer = Box<dyn FnMut(&mut Connection) -> Result<usize, String> + Send>;
+pub type Producer = Box<dyn FnMut(&Pool) -> Result<usize, String> + Send>;
 
-/// Starts the worker thread on its own connection to `db_path`.
-pub fn spawn(config: MailConfig, db_path: PathBuf, busy_timeout: Duration) -> MailWorker {
-    spawn_with_producer(
-        config,
-        db_path,
-        busy_timeout,
-        Arc::new(SystemClock),
-        Box::new(|_| Ok(0)),
-    )
+/// Starts the worker thread on `pool`.
+pub fn spawn(config: MailConfig, pool: Arc<Pool>) -> MailWorker {
+    spawn_with_producer(config, pool, Arc::new(SystemClock), Box::new(|_| Ok(0)))
 }
 
 /// [`spawn`], with `producer` run before each delivery pass.
 pub fn spawn_with_producer(
     config: MailConfig,
-    db_path: PathBuf,
-    busy_timeout: Duration,
+    pool: Arc<Pool>,
     clock: Arc<dyn Clock>,
     producer: Producer,
 ) -> MailWorker {
@@ -129,11 +122,9 @@ pub fn spawn_with_producer(
     let worker = Worker {
         from: from.map_err(|e| format!("invalid [mail] from: {e}")),
         config,
-        db_path,
-        busy_timeout,
+        pool,
         shared: shared.clone(),
         backend,
-        conn: None,
         producer,
         clock,
         unmarked: HashMap::new(),
@@ -225,12 +216,10 @@ struct Failure {
 
 struct Worker {
     config: MailConfig,
-    db_path: PathBuf,
-    busy_timeout: Duration,
+    pool: Arc<Pool>,
     shared: Arc<Shared>,
     backend: Backend,
     from: Result<Mailbox, String>,
-    conn: Option<Connection>,
     producer: Producer,
     clock: Arc<dyn Clock>,
     /// Delivered, but `sent` not yet recorded: id → sent_at.
@@ -259,10 +248,7 @@ impl Worker {
                         self.last_db_error = Some(text);
                     }
                 }
-                Err(_) => {
-                    crate::log!("mail: delivery pass panicked, will retry");
-                    self.conn = None;
-                }
+                Err(_) => crate::log!("mail: delivery pass panicked, will retry"),
             }
             if !self.shared.wait(self.config.poll_interval) {
                 break;
@@ -272,22 +258,15 @@ impl Worker {
     }
 
     /// Delivers everything due now.
-    fn pass(&mut self) -> Result<(), crate::db::DbError> {
-        if self.conn.is_none() {
-            self.conn = Some(crate::db::open_connection(
-                &self.db_path,
-                self.busy_timeout,
-            )?);
-        }
+    fn pass(&mut self) -> Result<(), DbError> {
         self.flush_unmarked()?;
-        let conn = self.conn.as_mut().expect("opened above");
-        if let Err(e) = (self.producer)(conn) {
+        if let Err(e) = (self.producer)(&self.pool) {
             // Requests stay recorded; the next pass tries again.
             crate::log!("mail: cannot turn requests into mail, will retry: {e}");
         }
         loop {
-            let conn = self.conn.as_ref().expect("opened above");
-            let batch = outbox::due(conn, self.clock.unix(), BATCH)?;
+            let now = self.clock.unix();
+            let batch = self.pool.read(|conn| outbox::due(conn, now, BATCH))?;
             let full = batch.len() == BATCH;
             let mut progressed = false;
             for row in batch {
@@ -307,26 +286,28 @@ impl Worker {
     }
 
     /// Records `sent` for deliveries whose recording failed earlier.
-    fn flush_unmarked(&mut self) -> rusqlite::Result<()> {
-        let conn = self.conn.as_ref().expect("opened by the caller");
+    fn flush_unmarked(&mut self) -> Result<(), DbError> {
         let ids: Vec<(i64, i64)> = self.unmarked.iter().map(|(k, v)| (*k, *v)).collect();
         for (id, sent_at) in ids {
-            outbox::mark_sent(conn, id, sent_at)?;
+            self.pool
+                .read(|conn| outbox::mark_sent(conn, id, sent_at))?;
             self.unmarked.remove(&id);
         }
         Ok(())
     }
 
     /// One delivery attempt of `row`, and its outcome recorded.
-    fn attempt(&mut self, row: &DueMessage) -> rusqlite::Result<()> {
+    fn attempt(&mut self, row: &DueMessage) -> Result<(), DbError> {
         let domain = recipient_domain(&row.message.to).to_string();
         let attempt_no = row.attempts.saturating_add(1);
         let result = self.deliver(row);
-        let conn = self.conn.as_ref().expect("opened by the caller");
         match result {
             Ok(()) => {
                 let sent_at = self.clock.unix();
-                if let Err(e) = outbox::mark_sent(conn, row.id, sent_at) {
+                let marked = self
+                    .pool
+                    .read(|conn| outbox::mark_sent(conn, row.id, sent_at));
+                if let Err(e) = marked {
                     self.unmarked.insert(row.id, sent_at);
                     crate::log!(
                         "mail #{} to @{domain}: delivered via {}, but recording it failed (will retry): {e}",
@@ -350,7 +331,9 @@ impl Worker {
                 } else {
                     next_attempt_at(now, retry_delay(self.config.retry_base, attempt_no))
                 };
-                outbox::mark_attempt_failed(conn, row.id, &error, next, give_up)?;
+                self.pool.read(|conn| {
+                    outbox::mark_attempt_failed(conn, row.id, &error, next, give_up)
+                })?;
                 // Relays often quote the recipient in their reply: keep only its domain.
                 let error = redact_address(&error, &row.message.to, &domain);
                 if give_up {
@@ -521,7 +504,9 @@ mod tests {
         let tmp = temp_dir("spool");
         let db_path = tmp.0.join("db.sqlite3");
         let spool_dir = tmp.0.join("mail");
-        let conn = crate::db::open_and_migrate(&db_path, Duration::from_secs(5)).unwrap();
+        let pool = Arc::new(Pool::open_sqlite(&db_path, Duration::from_secs(5)).unwrap());
+        let raw = crate::db::sqlite::open_connection(&db_path, Duration::from_secs(5)).unwrap();
+        let conn = crate::db::Conn::sqlite(&raw);
         // Queued before the worker starts: delivered on start (resume).
         let first = outbox::enqueue(
             &conn,
@@ -540,7 +525,7 @@ mod tests {
             retry_base: Duration::from_millis(100),
             ..MailConfig::default()
         };
-        let worker = spawn(config.clone(), db_path.clone(), Duration::from_secs(5));
+        let worker = spawn(config.clone(), pool.clone());
         wait_until("first message", || {
             outbox::get(&conn, first).unwrap().unwrap().status == Status::Sent
         });
@@ -583,12 +568,12 @@ mod tests {
         // A message whose delivery happened but was not recorded (crash):
         // delivered again after a restart, into the same single file.
         worker.stop();
-        conn.execute(
+        raw.execute(
             "UPDATE outbox SET status = 'queued', sent_at = NULL WHERE id = ?1",
             [first],
         )
         .unwrap();
-        let worker = spawn(config, db_path, Duration::from_secs(5));
+        let worker = spawn(config, pool);
         wait_until("re-delivery", || {
             outbox::get(&conn, first).unwrap().unwrap().status == Status::Sent
         });
@@ -625,7 +610,9 @@ mod tests {
         // The spool "directory" is a file: every write fails (transiently).
         let spool_dir = tmp.0.join("not-a-dir");
         std::fs::write(&spool_dir, b"x").unwrap();
-        let conn = crate::db::open_and_migrate(&db_path, Duration::from_secs(5)).unwrap();
+        let pool = Arc::new(Pool::open_sqlite(&db_path, Duration::from_secs(5)).unwrap());
+        let raw = crate::db::sqlite::open_connection(&db_path, Duration::from_secs(5)).unwrap();
+        let conn = crate::db::Conn::sqlite(&raw);
         // The worker's time is t0 until the test moves it, so what it does
         // between attempts does not depend on how fast it runs.
         let t0 = SystemClock.unix();
@@ -649,13 +636,7 @@ mod tests {
             max_attempts: 2,
             ..MailConfig::default()
         };
-        let worker = spawn_with_producer(
-            config,
-            db_path,
-            Duration::from_secs(5),
-            clock.clone(),
-            Box::new(|_| Ok(0)),
-        );
+        let worker = spawn_with_producer(config, pool, clock.clone(), Box::new(|_| Ok(0)));
         wait_until("first failure", || {
             outbox::get(&conn, id).unwrap().unwrap().attempts >= 1
         });

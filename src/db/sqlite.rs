@@ -1,4 +1,5 @@
-//! Opening the SQLite file: pragmas, schema, migrations and a small connection pool.
+//! The SQLite backend: opening the file (pragmas, schema, migrations), a
+//! small connection pool, backups, and running the domain's statements.
 //!
 //! Every connection runs in WAL mode with `synchronous = FULL` (a 2xx answer
 //! means the change is on disk), foreign keys on, and a busy timeout so that
@@ -8,27 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
+use super::{DbError, ToValue, Value};
+
 /// The schema, applied (idempotently) on every start.
-pub const SCHEMA: &str = include_str!("../schema.sql");
+pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this build writes into `PRAGMA user_version`.
 pub const SCHEMA_VERSION: i64 = 4;
-
-/// Errors of the storage layer.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    /// SQLite reported an error.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The file was written by a newer restauth.
-    #[error("the database has schema version {found}, newer than this restauth understands ({SCHEMA_VERSION}); upgrade restauth")]
-    TooNew { found: i64 },
-    /// `PRAGMA quick_check` did not answer `ok`.
-    #[error("the database failed its integrity check: {0}")]
-    Corrupt(String),
-}
 
 /// Opens one connection with restauth's pragmas.
 pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, DbError> {
@@ -179,7 +169,8 @@ pub fn backup(conn: &Connection, dest: &Path) -> Result<BackupReport, BackupErro
 /// A small pool of open connections, one taken per request.
 ///
 /// SQLite connections are cheap to keep and costly to open (pragmas, schema
-/// parse), so they are reused; the pool grows to the number of worker threads.
+/// parse), so they are reused; the pool grows to the number of threads that
+/// use the database at once.
 pub struct Pool {
     path: PathBuf,
     busy_timeout: Duration,
@@ -194,6 +185,11 @@ impl Pool {
             busy_timeout,
             idle: Mutex::new(vec![first]),
         }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Runs `f` with a connection from the pool.
@@ -213,6 +209,124 @@ impl Pool {
         }
         Ok(out)
     }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction (writers queue for the
+    /// file's write lock up to the busy timeout), committed only if `f`
+    /// succeeds; SQLite never needs to run it twice.
+    pub fn write<T, E>(&self, mut f: impl FnMut(&super::Conn<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        self.with(|conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(error)?;
+            let out = f(&super::Conn::sqlite(&tx))?;
+            tx.commit().map_err(error)?;
+            Ok(out)
+        })?
+    }
+
+    /// Reads the schema (a real read of the file, unlike `SELECT 1`) with
+    /// `timeout` as the busy timeout, then puts the configured one back.
+    pub fn ping(&self, timeout: Duration) -> Result<(), DbError> {
+        self.with(|conn| probe(conn, timeout.min(self.busy_timeout), self.busy_timeout))?
+            .map_err(error)
+    }
+}
+
+fn probe(conn: &mut Connection, timeout: Duration, restore: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(timeout)?;
+    let read = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    conn.busy_timeout(restore)?;
+    read.map(|_| ())
+}
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(i),
+            Value::Text(t) => ValueRef::Text(t.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// SQLite's error as the storage layer reports it: a broken `UNIQUE` (or
+/// primary key) constraint is [`DbError::UniqueViolation`], whatever the table.
+pub(super) fn error(e: rusqlite::Error) -> DbError {
+    use rusqlite::ffi;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            DbError::UniqueViolation
+        }
+        rusqlite::Error::FromSqlConversionFailure(i, _, why) => {
+            DbError::Conversion(*i, why.to_string())
+        }
+        rusqlite::Error::InvalidColumnType(i, name, t) => {
+            DbError::Conversion(*i, format!("{name} holds {t}"))
+        }
+        rusqlite::Error::IntegralValueOutOfRange(i, v) => {
+            DbError::Conversion(*i, format!("{v} is out of range"))
+        }
+        _ => DbError::Sqlite(e),
+    }
+}
+
+fn bind<'p>(params: &'p [&dyn ToValue]) -> impl Iterator<Item = Value<'p>> + 'p {
+    params.iter().map(|p| p.to_value())
+}
+
+/// Runs one cached statement that returns no rows.
+pub(super) fn execute(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn ToValue],
+) -> Result<usize, DbError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(error)?;
+    stmt.execute(rusqlite::params_from_iter(bind(params)))
+        .map_err(error)
+}
+
+/// Runs one cached query, mapping its first row.
+pub(super) fn query_opt<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn ToValue],
+    f: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, DbError>,
+) -> Result<Option<T>, DbError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(error)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(bind(params)))
+        .map_err(error)?;
+    match rows.next().map_err(error)? {
+        Some(row) => f(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Runs one cached query, mapping every row.
+pub(super) fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn ToValue],
+    mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<T, DbError>,
+) -> Result<Vec<T>, DbError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(error)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(bind(params)))
+        .map_err(error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(error)? {
+        out.push(f(row)?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -307,6 +421,48 @@ mod tests {
         let nowhere = dir.join("missing").join("copy.sqlite3");
         assert!(matches!(backup(&conn, &nowhere), Err(BackupError::Io(..))));
         assert!(!nowhere.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn probe_gives_up_after_its_timeout_while_another_connection_holds_the_file() {
+        let dir = std::env::temp_dir().join(format!("restauth-health-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db.sqlite3");
+        // A rollback-journal database: there an exclusive lock keeps readers out.
+        let mut reader = Connection::open(&path).unwrap();
+        reader.execute_batch("CREATE TABLE t (x)").unwrap();
+        assert!(probe(
+            &mut reader,
+            Duration::from_millis(100),
+            Duration::from_secs(5)
+        )
+        .is_ok());
+
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let started = std::time::Instant::now();
+        let refused = probe(
+            &mut reader,
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        );
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+
+        holder.execute_batch("ROLLBACK").unwrap();
+        assert!(probe(
+            &mut reader,
+            Duration::from_millis(100),
+            Duration::from_secs(5)
+        )
+        .is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
