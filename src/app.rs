@@ -46,18 +46,27 @@ pub struct App {
 impl App {
     /// Opens (creating if needed) the database and the spool directory.
     pub fn open(config: Config) -> Result<App, StartError> {
-        let db_path = config.database.path.clone();
-        tighten_database_files(&db_path);
-        let pool = db::Pool::open_sqlite(&db_path, config.database.busy_timeout)?;
-        let secret_file = config.security.secret_key_path(&db_path);
+        let db = &config.database;
         let configured = config.security.secret_key.expose();
-        let secret = match pool.as_sqlite() {
-            Some(sqlite) => sqlite.with(|conn| {
+        let (pool, secret) = if db.url.is_empty() {
+            tighten_database_files(&db.path);
+            let pool = db::Pool::open_sqlite(&db.path, db.busy_timeout)?;
+            let secret_file = config.security.secret_key_path(&db.path);
+            let sqlite = pool.as_sqlite().expect("opened on SQLite");
+            let secret = sqlite.with(|conn| {
                 accounts::server_settings::load_secret(conn, configured, &secret_file)
-            })?,
-            None => unreachable!("only SQLite so far"),
-        }
-        .map_err(|e| StartError::Io(format!("cannot set up the server secret: {e}")))?;
+            })?;
+            (pool, secret)
+        } else {
+            // Checked before connecting: a node without the shared secret must not start at all.
+            let file = config.security.secret_key_file.as_deref();
+            let secret = accounts::server_settings::load_shared_secret(configured, file);
+            let pool =
+                db::Pool::open_postgres(db.url.expose(), db.max_connections, db.busy_timeout)?;
+            (pool, secret)
+        };
+        let secret =
+            secret.map_err(|e| StartError::Io(format!("cannot set up the server secret: {e}")))?;
         report_secret(&secret);
         let secret_key = secret.key;
         private_fs::create_dir_all(&config.mail.spool_dir).map_err(|e| {

@@ -89,8 +89,12 @@ sections! {
 
     pub struct DatabaseConfig {
         #[serde(deserialize_with = "path")] path: PathBuf = "restauth.sqlite3".into(),
+        /// `""` = the SQLite file at `path`; `postgres://…` = PostgreSQL (may hold a password).
+        #[serde(deserialize_with = "database_url")] url: Secret = Secret::default(),
         /// SQLite takes it as an i32 number of milliseconds.
         #[serde(with = "max_24d")] busy_timeout: Duration = Duration::from_secs(5),
+        /// PostgreSQL connections each node keeps open at most.
+        #[serde(deserialize_with = "int::<1, 10_000, _, _>")] max_connections: usize = 10,
     }
 
     pub struct SecurityConfig {
@@ -595,6 +599,15 @@ parsers! {
         }
         Ok(PathBuf::from(s))
     }
+    /// Checked here so that a bad URL stops the start with the key's name;
+    /// the message never repeats the value (it may hold a password).
+    fn database_url(v) -> Secret {
+        let s = string(v)?;
+        if !s.is_empty() {
+            crate::db::pg::parse_url(s)?;
+        }
+        Ok(Secret::from(s))
+    }
     fn proxies(v) -> Vec<IpNet> { strings(v)?.into_iter().map(parse_cidr).collect() }
     fn login_methods(v) -> Vec<LoginMethod> {
         let items = strings(v)?;
@@ -982,7 +995,7 @@ mod tests {
     #[test]
     fn reference_file_documents_every_key_and_env_var() {
         let keys = schema_entries(false);
-        assert_eq!(keys.len(), 67, "{keys:?}");
+        assert_eq!(keys.len(), 69, "{keys:?}");
         for key in &keys {
             let (section, name) = key.rsplit_once('.').unwrap();
             let var = env_var_name(key);
@@ -1536,6 +1549,28 @@ mod tests {
             msg.starts_with("cannot read /nonexistent/restauth/auth.toml: "),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn database_url_is_checked_without_echoing_it() {
+        for msg in [
+            file_err("[database]\nurl = \"mysql://u:hunter2@h/d\""),
+            env_err(
+                "RESTAUTH_DATABASE_URL",
+                "postgres://u:hunter2@h/d?sslmode=verify-ca",
+            ),
+        ] {
+            assert!(msg.contains("database.url"), "{msg}");
+            assert!(!msg.contains("hunter2"), "password leaked: {msg}");
+        }
+        let c = from_toml_str(
+            "",
+            &env_of(&[("RESTAUTH_DATABASE_URL", "postgres://u:hunter2@h/d")]),
+        )
+        .unwrap()
+        .0;
+        assert_eq!(c.database.url.expose(), "postgres://u:hunter2@h/d");
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]

@@ -136,7 +136,14 @@ fn run(cli: Cli) -> Result<(), Fail> {
     }
     // Only the server (and creating users) may start a new database: a backup
     // or a check of a path that holds none is a wrong --config, not a fresh start.
-    if matches!(cli.command, Command::Backup { .. } | Command::Check)
+    let on_postgres = !config.database.url.is_empty();
+    if on_postgres && matches!(cli.command, Command::Backup { .. }) {
+        return Err(Fail(
+            "restauth backup copies the SQLite file; on PostgreSQL use pg_dump (for example pg_dump --format=custom DBNAME > restauth.dump)".into(),
+        ));
+    }
+    if !on_postgres
+        && matches!(cli.command, Command::Backup { .. } | Command::Check)
         && !config.database.path.exists()
     {
         return Err(Fail(format!(
@@ -150,15 +157,13 @@ fn run(cli: Cli) -> Result<(), Fail> {
         Command::Check => {
             println!(
                 "configuration and database {} are fine",
-                app.config.database.path.display()
+                app.pool.describe()
             );
             Ok(())
         }
         Command::Backup { path } => {
             let Some(sqlite) = app.pool.as_sqlite() else {
-                return Err(Fail(
-                    "restauth backup copies the SQLite file; on PostgreSQL use pg_dump".into(),
-                ));
+                unreachable!("refused above on PostgreSQL");
             };
             let source = sqlite.path();
             println!("backing up {} to {} …", source.display(), path.display());

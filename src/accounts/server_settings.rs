@@ -113,6 +113,37 @@ pub fn load_secret(
     })
 }
 
+/// The secret on a database several nodes share (PostgreSQL): configured
+/// (`security.secret_key`) or read from an explicitly configured file, never
+/// generated, because every node must sign and check reset links with the
+/// same key.
+pub fn load_shared_secret(configured: &str, file: Option<&Path>) -> Result<Secret, SecretError> {
+    if !configured.is_empty() {
+        return Ok(Secret {
+            key: configured.to_string(),
+            source: SecretSource::Configured,
+            erased_from_database: false,
+        });
+    }
+    let missing = || {
+        SecretError(
+            "on PostgreSQL every node must use the same server secret: set security.secret_key (RESTAUTH_SECURITY_SECRET_KEY) or security.secret_key_file to the same key on every node".into(),
+        )
+    };
+    let file = file.ok_or_else(missing)?;
+    let key = read_file(file)?.ok_or_else(|| {
+        SecretError(format!(
+            "{} does not exist; on PostgreSQL the secret file is not generated (every node needs the same key): create it, for example with `head -c 48 /dev/urandom | base64`",
+            file.display()
+        ))
+    })?;
+    Ok(Secret {
+        key,
+        source: SecretSource::File(file.to_path_buf()),
+        erased_from_database: false,
+    })
+}
+
 /// When root (an administrator's `sudo restauth user …`) creates the secret
 /// file, it goes to the owner of the database, so that the server's own user
 /// can still read it (SQLite does the same for its journal files).

@@ -166,7 +166,15 @@ pub fn json_response(status: u16, body: &Value) -> Response {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            // The database is down or saturated, or a transaction kept losing
+            // races: 503 with Retry-After, which clients and balancers retry.
+            DbError::Unavailable(_) | DbError::Conflict => {
+                crate::log!("restauth: answering 503: {e}");
+                ApiError::Busy
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -176,6 +184,7 @@ impl From<AccountError> for ApiError {
             AccountError::UsernameTaken => {
                 ApiError::field("username", "A user with that username already exists.")
             }
+            AccountError::Db(e) => e.into(),
             other => ApiError::Internal(other.to_string()),
         }
     }
