@@ -102,7 +102,7 @@ fn a_secret_stored_by_an_older_version_moves_to_its_file() {
     s.create_user("olduser", "old@example.com", PASSWORD);
     // What an older restauth left: the key in `settings`, no secret file.
     std::fs::remove_file(s.dir.0.join("restauth.secret")).unwrap();
-    s.db()
+    s.sqlite()
         .execute(
             "INSERT OR REPLACE INTO settings (name, value) VALUES ('secret_key', 'legacy-secret-0123456789')",
             [],
@@ -316,7 +316,7 @@ fn login_of_an_account_without_password_costs_a_full_hash() {
     let s = Server::start_with(&[("RESTAUTH_SECURITY_PASSWORD_ITERATIONS", "300000")]);
     let id = s.create_user("social", "social@example.com", PASSWORD);
     // What a Facebook- or Twitter-only account holds.
-    s.db()
+    s.sqlite()
         .execute(
             "UPDATE users SET password = '!unusable0123456789' WHERE id = ?1",
             [id],
@@ -498,7 +498,7 @@ fn a_username_cannot_be_another_accounts_address() {
     .assert(400, refused);
 
     // A row an older version allowed: mallory named after carol's address.
-    s.db()
+    s.sqlite()
         .execute(
             "UPDATE users SET username = 'carol@example.org', username_lower = 'carol@example.org' WHERE username_lower = 'mallory@example.org'",
             [],
@@ -626,7 +626,7 @@ fn usernames_are_nfkc_normalised() {
     let key = s.login("ａｌｉｃｅ", PASSWORD);
     // A name stored before normalisation (an older version) still logs in as typed.
     s.create_user("legacy", "legacy@example.org", PASSWORD);
-    s.db()
+    s.sqlite()
         .execute(
             "UPDATE users SET username = 'ｌｅｇａｃｙ', username_lower = 'ｌｅｇａｃｙ' WHERE username = 'legacy'",
             [],

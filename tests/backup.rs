@@ -147,7 +147,7 @@ fn backup_while_serving_is_consistent_and_never_overwrites() {
 
         // The copy carries the schema version, so restauth can open it as it is.
         let live_version: i64 = s
-            .db()
+            .sqlite()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         let copy_version: i64 = rusqlite::Connection::open(&dest)

@@ -54,7 +54,7 @@ fn create(s: &Server, username: &str, email: &str, password: &str, extra: &[&str
 }
 
 fn user_count(s: &Server) -> i64 {
-    s.db()
+    s.sqlite()
         .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
         .unwrap()
 }
@@ -91,7 +91,7 @@ fn create_then_login() {
     assert!(stdout(&o).contains("alice"), "{}", stdout(&o));
     let key = s.login("alice", PASSWORD);
     let pk: i64 = s
-        .db()
+        .sqlite()
         .query_row("SELECT id FROM users WHERE username = 'alice'", [], |r| {
             r.get(0)
         })
@@ -109,7 +109,7 @@ fn create_then_login() {
     assert_eq!(r.status, 200, "{}", r.text());
     // Stored as a Django hash.
     let hash: String = s
-        .db()
+        .sqlite()
         .query_row("SELECT password FROM users WHERE id = ?1", [pk], |r| {
             r.get(0)
         })
@@ -256,7 +256,7 @@ fn deactivate_blocks_login_and_tokens() {
     s.get("/rest-auth/user/", Some(&key))
         .assert(401, json!({"detail": "Invalid token."}));
     let active: i64 = s
-        .db()
+        .sqlite()
         .query_row(
             "SELECT is_active FROM users WHERE username = 'alice'",
             [],

@@ -253,7 +253,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
     );
     assert!(acknowledged > 0, "no registration succeeded");
 
-    let db = server.db();
+    let db = server.sqlite();
     let check: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

@@ -1,11 +1,13 @@
 //! `GET /health`: outside the prefix, unauthenticated, not throttled, not logged.
-//! (The 503 of a database that does not answer is unit-tested in
-//! `endpoints::health`: another process cannot hold a WAL database's readers off.)
+//! (On SQLite the 503 of a database that does not answer is unit-tested in
+//! `db::sqlite`: another process cannot hold a WAL database's readers off; on
+//! PostgreSQL the test below refuses the server's connections.)
 
 mod common;
 use common::*;
 use serde_json::json;
 
+backend_tests! {
 #[test]
 fn health_answers_ok_outside_the_prefix_without_credentials() {
     let server = Server::start();
@@ -45,4 +47,42 @@ fn health_is_neither_throttled_nor_logged() {
     assert!(server.wait_for_log("/rest-auth/nowhere/"));
     let logs = server.logs();
     assert!(!logs.contains("/health"), "{logs}");
+}
+}
+
+#[test]
+fn health_is_503_while_postgresql_refuses_the_node_and_200_again_after() {
+    run_on(Backend::Postgres, || {
+        let server = Server::start();
+        server
+            .get("/health", None)
+            .assert(200, json!({ "status": "ok" }));
+        let db: String = server.db().one("SELECT current_database()", params![]);
+        let admin = server.db();
+        let refuse = |allow: bool| {
+            admin.exec(
+                &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS {allow}"),
+                params![],
+            );
+            admin.one::<i64>(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+                params![],
+            );
+        };
+        refuse(false);
+        let r = server.get("/health", None);
+        refuse(true);
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(
+            r.json(),
+            json!({ "status": "unavailable", "detail": "The database did not answer." })
+        );
+        assert_eq!(r.header("Retry-After"), Some("1"));
+        server
+            .get("/health", None)
+            .assert(200, json!({ "status": "ok" }));
+        assert!(server.wait_for_log("health: the database does not answer"));
+        assert!(server.wait_for_log("health: the database answers again"));
+    });
 }

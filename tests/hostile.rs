@@ -199,7 +199,7 @@ fn strange_field_values() {
         200
     );
     let users: i64 = s
-        .db()
+        .sqlite()
         .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
         .unwrap();
     assert_eq!(users, 1, "the users table survived");

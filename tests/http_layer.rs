@@ -339,7 +339,7 @@ fn sigterm_during_a_slow_login(env: &[(&str, &str)], uptime: Duration) {
         "the mail worker is let finish: {}",
         s.logs()
     );
-    let db = s.db();
+    let db = s.sqlite();
     let check: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

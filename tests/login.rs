@@ -43,7 +43,7 @@ fn assert_key_works(server: &Server, key: &str, username: &str) {
 
 /// Inserts a user row directly, as a migration script from Django would.
 fn insert_user(server: &Server, username: &str, email: &str, password_hash: &str) -> i64 {
-    let db = server.db();
+    let db = server.sqlite();
     db.execute(
         "INSERT INTO users (username, username_lower, email, email_verified, password, is_active, date_joined) \
          VALUES (?1, lower(?1), ?2, 1, ?3, 1, strftime('%s','now'))",
@@ -55,7 +55,7 @@ fn insert_user(server: &Server, username: &str, email: &str, password_hash: &str
 
 fn stored_hash(server: &Server, username: &str) -> String {
     server
-        .db()
+        .sqlite()
         .query_row(
             "SELECT password FROM users WHERE username = ?1",
             [username],
@@ -200,7 +200,7 @@ fn wrong_password_unknown_user_and_inactive_user_get_the_generic_message() {
         &s,
         json!({"email": "nobody@example.com", "password": PASSWORD}),
     ));
-    s.db()
+    s.sqlite()
         .execute("UPDATE users SET is_active = 0 WHERE id = ?1", [id])
         .unwrap();
     assert_unable(&login(
@@ -270,7 +270,7 @@ fn password_is_trimmed() {
 fn unverified_email_under_mandatory_verification() {
     let s = Server::start();
     let id = s.create_user("alice", "alice@example.com", PASSWORD);
-    s.db()
+    s.sqlite()
         .execute("UPDATE users SET email_verified = 0 WHERE id = ?1", [id])
         .unwrap();
     let not_verified = json!({"non_field_errors": ["E-mail is not verified."]});
@@ -286,14 +286,14 @@ fn unverified_email_under_mandatory_verification() {
         json!({"username": "alice", "password": "not-the-password"}),
     ));
     assert_eq!(
-        s.db()
+        s.sqlite()
             .query_row("SELECT count(*) FROM tokens", [], |r| r.get::<_, i64>(0))
             .unwrap(),
         0,
         "no token may be issued to an unverified user"
     );
     // Inactive and unverified: the generic message (nothing is revealed about the account).
-    s.db()
+    s.sqlite()
         .execute("UPDATE users SET is_active = 0 WHERE id = ?1", [id])
         .unwrap();
     assert_unable(&login(
@@ -306,7 +306,7 @@ fn unverified_email_under_mandatory_verification() {
 fn unverified_email_under_optional_verification_logs_in() {
     let s = Server::start_with(&[("RESTAUTH_ACCOUNTS_EMAIL_VERIFICATION", "optional")]);
     let id = s.create_user("alice", "alice@example.com", PASSWORD);
-    s.db()
+    s.sqlite()
         .execute("UPDATE users SET email_verified = 0 WHERE id = ?1", [id])
         .unwrap();
     let key = assert_key(&login(
@@ -321,7 +321,7 @@ fn every_login_issues_a_new_key_and_only_its_sha256_is_stored() {
     let s = Server::start();
     let id = s.create_user("alice", "alice@example.com", PASSWORD);
     let last_login = |s: &Server| -> Option<i64> {
-        s.db()
+        s.sqlite()
             .query_row("SELECT last_login FROM users WHERE id = ?1", [id], |r| {
                 r.get(0)
             })
@@ -345,7 +345,7 @@ fn every_login_issues_a_new_key_and_only_its_sha256_is_stored() {
     assert!((now - seen).abs() <= 60, "last_login {seen}, now {now}");
     // Tokens live 30 days by default.
     let lifetimes: Vec<i64> = s
-        .db()
+        .sqlite()
         .prepare("SELECT expires_at - created_at FROM tokens")
         .unwrap()
         .query_map([], |r| r.get(0))
@@ -357,7 +357,7 @@ fn every_login_issues_a_new_key_and_only_its_sha256_is_stored() {
     assert_key_works(&s, &k1, "alice");
     assert_key_works(&s, &k2, "alice");
 
-    let db = s.db();
+    let db = s.sqlite();
     let rows: Vec<(Vec<u8>, i64)> = db
         .prepare("SELECT key_sha256, user_id FROM tokens ORDER BY id")
         .unwrap()
@@ -482,7 +482,7 @@ fn weaker_hash_is_upgraded_on_login() {
 fn unusable_password_never_logs_in() {
     let s = Server::start();
     let id = s.create_user("alice", "alice@example.com", PASSWORD);
-    s.db()
+    s.sqlite()
         .execute("UPDATE users SET password = '!abc' WHERE id = ?1", [id])
         .unwrap();
     for pw in ["!abc", "abc", PASSWORD] {

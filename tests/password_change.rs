@@ -55,7 +55,7 @@ fn success_replaces_the_password() {
     s.login("alice", NEW);
     // Stored in Django's format with the configured iterations.
     let hash: String = s
-        .db()
+        .sqlite()
         .query_row(
             "SELECT password FROM users WHERE username = 'alice'",
             [],

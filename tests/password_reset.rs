@@ -86,7 +86,7 @@ fn no_enumeration_and_no_mail_for_unknown_or_inactive() {
     s.wait_for_mail_requests();
     assert_eq!(s.queued_mail(), 0);
     let sent: i64 = s
-        .db()
+        .sqlite()
         .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
         .unwrap();
     assert_eq!(sent, 0);
@@ -138,7 +138,7 @@ fn a_login_kills_the_link() {
     let (uid, token) = link_parts(&s.wait_for_mails(1)[0]);
     // Any login changes last_login, which the token is bound to. Logins within
     // the same second keep last_login equal, so move it explicitly.
-    s.db()
+    s.sqlite()
         .execute(
             "UPDATE users SET last_login = 12345 WHERE username = 'eve'",
             [],

@@ -67,7 +67,7 @@ fn register_verify_login() {
     assert_eq!(s.login("carol", PASSWORD).len(), 40);
     // The key is stored only as a hash.
     let stored: i64 = s
-        .db()
+        .sqlite()
         .query_row(
             "SELECT count(*) FROM email_confirmations WHERE key_sha256 = ?1",
             [&restauth::security::tokens::key_hash(&key)[..]],
@@ -91,7 +91,7 @@ fn verify_email_errors() {
     // Expired keys are refused.
     register(&s, "dave", "dave@example.com");
     let key = key_of(&s.wait_for_mails(1)[0]);
-    s.db()
+    s.sqlite()
         .execute(
             "UPDATE email_confirmations SET expires_at = strftime('%s','now') - 1",
             [],

@@ -34,7 +34,7 @@ fn confirmation_mail_survives_a_relay_outage_and_a_restart() {
     let mut failed = false;
     for _ in 0..400 {
         let (attempts, error): (i64, Option<String>) = s
-            .db()
+            .sqlite()
             .query_row("SELECT attempts, last_error FROM outbox", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
@@ -97,7 +97,7 @@ fn wait_for_sent(s: &Server, n: i64) {
     let mut sent = 0;
     for _ in 0..400 {
         sent = s
-            .db()
+            .sqlite()
             .query_row(
                 "SELECT count(*) FROM outbox WHERE status = 'sent'",
                 [],
@@ -166,7 +166,7 @@ fn failed_mail_is_listed_and_retried_from_the_cli() {
     wait_for_sent(&s, 1);
     // The retry reset the attempt count: the delivery is attempt 1 of 1.
     let attempts: i64 = s
-        .db()
+        .sqlite()
         .query_row("SELECT attempts FROM outbox", [], |r| r.get(0))
         .unwrap();
     assert_eq!(attempts, 1);

@@ -124,7 +124,7 @@ fn fb_login(s: &Server, body: serde_json::Value) -> Resp {
 }
 
 fn user_count(s: &Server) -> i64 {
-    s.db()
+    s.sqlite()
         .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
         .unwrap()
 }
@@ -146,7 +146,7 @@ fn facebook_first_login_creates_the_user_and_the_second_finds_it() {
     let mails = s.wait_for_mails(1);
     assert_eq!(mails[0].header("To").as_deref(), Some("john@example.com"));
     let (password, verified): (String, bool) = s
-        .db()
+        .sqlite()
         .query_row("SELECT password, email_verified FROM users", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
@@ -205,7 +205,7 @@ fn email_clash_is_refused_without_linking() {
     );
     assert_eq!(user_count(&s), 1);
     let links: i64 = s
-        .db()
+        .sqlite()
         .query_row("SELECT count(*) FROM social_accounts", [], |r| r.get(0))
         .unwrap();
     assert_eq!(links, 0);
@@ -337,7 +337,7 @@ fn inactive_social_users_are_refused() {
         fb_login(&s, json!({"access_token": "good-token"})).status,
         200
     );
-    s.db()
+    s.sqlite()
         .execute("UPDATE users SET is_active = 0", [])
         .unwrap();
     fb_login(&s, json!({"access_token": "good-token"})).assert(
@@ -412,7 +412,7 @@ fn connect_list_and_disconnect() {
     )
     .assert(404, json!({"detail": "Not found."}));
     let otto_account: i64 = s
-        .db()
+        .sqlite()
         .query_row(
             "SELECT id FROM social_accounts WHERE uid = '888'",
             [],

@@ -47,7 +47,7 @@ fn expired_tokens_are_refused() {
     s.create_user("alice", "alice@example.com", PASSWORD);
     let key = s.login("alice", PASSWORD);
     assert_eq!(s.get("/rest-auth/user/", Some(&key)).status, 200);
-    s.db()
+    s.sqlite()
         .execute(
             "UPDATE tokens SET expires_at = strftime('%s','now') - 1",
             [],
@@ -63,7 +63,7 @@ fn token_lifetime_comes_from_the_config() {
     s.create_user("alice", "alice@example.com", PASSWORD);
     s.login("alice", PASSWORD);
     let ttl: i64 = s
-        .db()
+        .sqlite()
         .query_row("SELECT expires_at - created_at FROM tokens", [], |r| {
             r.get(0)
         })

@@ -88,7 +88,7 @@ fn no_token_is_401_before_the_method_is_considered() {
         assert_eq!(r.header("Allow"), Some("GET, PUT, PATCH, HEAD, OPTIONS"));
     }
     assert_eq!(
-        s.db()
+        s.sqlite()
             .query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))
             .unwrap(),
         1
@@ -108,7 +108,7 @@ fn patch_names_is_saved() {
     .assert(200, expected.clone());
     s.get(USER, Some(&key)).assert(200, expected);
     let (first, last): (String, String) = s
-        .db()
+        .sqlite()
         .query_row(
             "SELECT first_name, last_name FROM users WHERE id = ?1",
             [id],
@@ -144,7 +144,7 @@ fn pk_and_email_are_read_only() {
     .assert(200, unchanged.clone());
     s.get(USER, Some(&key)).assert(200, unchanged);
     let (pk, email): (i64, String) = s
-        .db()
+        .sqlite()
         .query_row("SELECT id, email FROM users", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
@@ -340,7 +340,7 @@ fn bad_token_headers() {
 #[test]
 fn token_of_inactive_user() {
     let (s, id, key) = with_alice();
-    s.db()
+    s.sqlite()
         .execute("UPDATE users SET is_active = 0 WHERE id = ?1", [id])
         .unwrap();
     assert_401(&s.get(USER, Some(&key)), "User inactive or deleted.");
@@ -353,7 +353,7 @@ fn token_of_inactive_user() {
 #[test]
 fn expired_or_orphaned_token_is_invalid() {
     let (s, id, key) = with_alice();
-    s.db()
+    s.sqlite()
         .execute(
             "UPDATE tokens SET expires_at = strftime('%s','now') - 1 WHERE user_id = ?1",
             [id],
@@ -363,7 +363,7 @@ fn expired_or_orphaned_token_is_invalid() {
 
     // A script deletes a user without enabling foreign keys: the token row stays behind.
     let key2 = s.login("alice", PASSWORD);
-    let db = s.db();
+    let db = s.sqlite();
     db.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
     db.execute("DELETE FROM users WHERE id = ?1", [id]).unwrap();
     let r = s.get(USER, Some(&key2));

@@ -16,6 +16,192 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use restauth::db::params;
+
+/// Which database the servers of the running test use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The SQLite file in the server's temporary directory.
+    Sqlite,
+    /// A database of its own on the PostgreSQL server of `RESTAUTH_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+thread_local! {
+    static BACKEND: std::cell::Cell<Backend> = const { std::cell::Cell::new(Backend::Sqlite) };
+}
+
+/// The backend of the running test.
+pub fn backend() -> Backend {
+    BACKEND.with(|b| b.get())
+}
+
+/// The variable naming the PostgreSQL server the PostgreSQL variants use: a
+/// role that may create databases (`.ci/postgres.sh` prints one).
+pub const POSTGRES_URL_VAR: &str = "RESTAUTH_TEST_POSTGRES_URL";
+
+fn postgres_admin_url() -> Option<String> {
+    std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Runs `test` with its servers on `backend`. The PostgreSQL variant without
+/// [`POSTGRES_URL_VAR`] says it was skipped and passes, so that `cargo test`
+/// works on a machine without PostgreSQL.
+pub fn run_on(backend: Backend, test: impl FnOnce()) {
+    if backend == Backend::Postgres && postgres_admin_url().is_none() {
+        eprintln!(
+            "skipped: the PostgreSQL variant needs {POSTGRES_URL_VAR} (see README, Development)"
+        );
+        return;
+    }
+    BACKEND.with(|b| b.set(backend));
+    test();
+}
+
+/// Declares the tests of a file once and runs each on both backends: every
+/// `#[test] fn name() {…}` inside becomes `sqlite::name` and `postgres::name`
+/// (other items pass through unchanged).
+#[macro_export]
+macro_rules! backend_tests {
+    (@munch [$($done:tt)*] [$($tests:tt)*]) => {
+        $($done)*
+        mod sqlite {
+            $crate::backend_tests!(@wrap Sqlite $($tests)*);
+        }
+        mod postgres {
+            $crate::backend_tests!(@wrap Postgres $($tests)*);
+        }
+    };
+    (@munch [$($done:tt)*] [$($tests:tt)*]
+        #[test] $(#[$meta:meta])* fn $name:ident() $body:block $($rest:tt)*) => {
+        $crate::backend_tests!(@munch [$($done)* $(#[$meta])* fn $name() $body]
+            [$($tests)* ($name [$(#[$meta])*])] $($rest)*);
+    };
+    (@munch [$($done:tt)*] [$($tests:tt)*] $item:item $($rest:tt)*) => {
+        $crate::backend_tests!(@munch [$($done)* $item] [$($tests)*] $($rest)*);
+    };
+    (@wrap $backend:ident $(($name:ident [$($meta:tt)*]))*) => {$(
+        #[test]
+        $($meta)*
+        fn $name() {
+            $crate::common::run_on($crate::common::Backend::$backend, super::$name)
+        }
+    )*};
+    ($($all:tt)*) => {
+        $crate::backend_tests!(@munch [] [] $($all)*);
+    };
+}
+
+/// A database of its own for one test on PostgreSQL, dropped with the test's server.
+struct PgDatabase {
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create() -> PgDatabase {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let admin = postgres_admin_url().expect("checked by run_on");
+        let name = format!(
+            "restauth_test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR}: {e}"));
+        // Two statements: CREATE DATABASE cannot share a transaction block.
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            client
+                .batch_execute(&sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        }
+        // The same server and role, this database.
+        let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+        let server = &base[..base.rfind('/').expect("a /dbname in the URL")];
+        let url = format!("{server}/{name}?{query}");
+        PgDatabase { name, url }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Some(admin) = postgres_admin_url() {
+            if let Ok(mut client) = postgres::Client::connect(&admin, postgres::NoTls) {
+                let _ = client.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
+        }
+    }
+}
+
+/// The server secret test servers on PostgreSQL share (it must be configured there).
+pub const POSTGRES_SECRET_KEY: &str = "test-secret-key-shared-by-every-node-0123456789";
+
+/// A connection to a test server's database, on either backend, through
+/// restauth's own storage interface; every call panics on error.
+pub struct TestDb(restauth::db::Pool);
+
+impl TestDb {
+    /// The one value of a query's first row.
+    pub fn one<T: restauth::db::Column>(
+        &self,
+        sql: &str,
+        params: &[&dyn restauth::db::ToValue],
+    ) -> T {
+        self.opt(sql, params)
+            .unwrap_or_else(|| panic!("{sql}: no row"))
+    }
+
+    /// The one value of a query's first row, if there is a row.
+    pub fn opt<T: restauth::db::Column>(
+        &self,
+        sql: &str,
+        params: &[&dyn restauth::db::ToValue],
+    ) -> Option<T> {
+        self.0
+            .read(|c| c.query_opt(sql, params, |r| r.get(0)))
+            .unwrap_or_else(|e: restauth::db::DbError| panic!("{sql}: {e}"))
+    }
+
+    /// Every row of a query, mapped by `f`.
+    pub fn all<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn restauth::db::ToValue],
+        f: impl FnMut(&restauth::db::Row<'_>) -> Result<T, restauth::db::DbError>,
+    ) -> Vec<T> {
+        self.0
+            .read(|c| c.query_all(sql, params, f))
+            .unwrap_or_else(|e: restauth::db::DbError| panic!("{sql}: {e}"))
+    }
+
+    /// The first row of a query, mapped by `f`.
+    pub fn row<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn restauth::db::ToValue],
+        f: impl FnOnce(&restauth::db::Row<'_>) -> Result<T, restauth::db::DbError>,
+    ) -> Option<T> {
+        self.0
+            .read(|c| c.query_opt(sql, params, f))
+            .unwrap_or_else(|e: restauth::db::DbError| panic!("{sql}: {e}"))
+    }
+
+    /// Runs a statement; how many rows it changed.
+    pub fn exec(&self, sql: &str, params: &[&dyn restauth::db::ToValue]) -> usize {
+        self.0
+            .read(|c| c.execute(sql, params))
+            .unwrap_or_else(|e: restauth::db::DbError| panic!("{sql}: {e}"))
+    }
+}
+
 /// Password iterations used by test servers (fast; production default is 1,000,000).
 pub const TEST_ITERATIONS: u32 = 1000;
 /// A password that passes Django's validators for the users tests create.
@@ -55,6 +241,8 @@ pub struct Server {
     pub config: PathBuf,
     env: Vec<(String, String)>,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The test's PostgreSQL database, on that backend.
+    pg: Option<Arc<PgDatabase>>,
 }
 
 impl Server {
@@ -76,14 +264,40 @@ impl Server {
             ),
         )
         .expect("write config");
-        let env: Vec<(String, String)> = env
+        let mut env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Server::spawn(dir, config, env)
+        let pg = (backend() == Backend::Postgres).then(|| Arc::new(PgDatabase::create()));
+        if let Some(db) = &pg {
+            // First, so that a test's own value of either wins.
+            env.insert(0, ("RESTAUTH_DATABASE_URL".into(), db.url.clone()));
+            env.insert(
+                1,
+                (
+                    "RESTAUTH_SECURITY_SECRET_KEY".into(),
+                    POSTGRES_SECRET_KEY.into(),
+                ),
+            );
+        }
+        Server::spawn(dir, config, env, pg)
     }
 
-    fn spawn(dir: TempDir, config: PathBuf, env: Vec<(String, String)>) -> Server {
+    /// Another server process on the same configuration, files and database
+    /// (a second node).
+    pub fn another_node(&self) -> Server {
+        let dir = TempDir::new();
+        let config = dir.0.join("auth.toml");
+        std::fs::copy(&self.config, &config).expect("copy config");
+        Server::spawn(dir, config, self.env.clone(), self.pg.clone())
+    }
+
+    fn spawn(
+        dir: TempDir,
+        config: PathBuf,
+        env: Vec<(String, String)>,
+        pg: Option<Arc<PgDatabase>>,
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_restauth"))
             .arg("--config")
             .arg(&config)
@@ -122,6 +336,7 @@ impl Server {
             config,
             env,
             logs,
+            pg,
         }
     }
 
@@ -132,7 +347,7 @@ impl Server {
         let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
         let config = self.config.clone();
         let env = std::mem::take(&mut self.env);
-        Server::spawn(dir, config, env)
+        Server::spawn(dir, config, env, self.pg.take())
     }
 
     /// Sends `signal` (e.g. `libc::SIGTERM`) to the server process.
@@ -211,11 +426,33 @@ impl Server {
         self.dir.0.join("restauth.sqlite3")
     }
 
-    /// A direct connection to the server's database (as a script would open it).
-    pub fn db(&self) -> rusqlite::Connection {
+    /// A direct connection to the server's SQLite file (as a script would open it).
+    pub fn sqlite(&self) -> rusqlite::Connection {
+        assert_eq!(backend(), Backend::Sqlite, "a SQLite-only check");
         let c = rusqlite::Connection::open(self.db_path()).expect("open db");
         c.busy_timeout(Duration::from_secs(5)).unwrap();
         c
+    }
+
+    /// The server's database, on either backend.
+    pub fn db(&self) -> TestDb {
+        let pool = match &self.pg {
+            Some(db) => restauth::db::Pool::open_postgres(&db.url, 2, Duration::from_secs(5)),
+            None => restauth::db::Pool::open_sqlite(&self.db_path(), Duration::from_secs(5)),
+        };
+        TestDb(pool.expect("open the test database"))
+    }
+
+    /// The server secret (reset links): the generated file on SQLite, the
+    /// configured key on PostgreSQL.
+    pub fn secret_key(&self) -> String {
+        match backend() {
+            Backend::Postgres => POSTGRES_SECRET_KEY.to_string(),
+            Backend::Sqlite => std::fs::read_to_string(self.dir.0.join("restauth.secret"))
+                .expect("restauth.secret")
+                .trim()
+                .to_string(),
+        }
     }
 
     /// Runs the CLI against this server's configuration.
@@ -251,20 +488,15 @@ impl Server {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        self.db()
-            .query_row(
-                "SELECT id FROM users WHERE username = ?1",
-                [username],
-                |r| r.get(0),
-            )
-            .expect("created user")
+        self.db().one(
+            "SELECT id FROM users WHERE username = ?1",
+            params![username],
+        )
     }
 
     /// The single number a `SELECT count(*) …` (or any one-value query) gives.
     pub fn count(&self, sql: &str) -> i64 {
-        self.db()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        self.db().one(sql, params![])
     }
 
     /// POSTs each of `bodies` (JSON) to `path` from its own connection, all
@@ -605,8 +837,7 @@ impl Server {
         for _ in 0..400 {
             let pending: i64 = self
                 .db()
-                .query_row("SELECT count(*) FROM mail_requests", [], |r| r.get(0))
-                .unwrap_or(1);
+                .one("SELECT count(*) FROM mail_requests", params![]);
             if pending == 0 {
                 return;
             }
@@ -617,12 +848,9 @@ impl Server {
 
     /// How many outbox rows are still queued.
     pub fn queued_mail(&self) -> i64 {
-        self.db()
-            .query_row(
-                "SELECT count(*) FROM outbox WHERE status = 'queued'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap_or(0)
+        self.db().one(
+            "SELECT count(*) FROM outbox WHERE status = 'queued'",
+            params![],
+        )
     }
 }
