@@ -103,3 +103,23 @@ CREATE TABLE social_accounts (
     UNIQUE (provider, uid)
 );
 CREATE INDEX social_accounts_user ON social_accounts(user_id);
+
+-- Throttle counters every node shares (PostgreSQL only: a single SQLite node
+-- keeps them in memory). One row per throttled key, e.g. the login attempts
+-- of one client address. UNLOGGED: not written to the WAL, so cheaper, and
+-- emptied if PostgreSQL crashes, which forgets counts as a restart of a
+-- single node does. Rows whose window has passed are purged by the nodes.
+CREATE UNLOGGED TABLE throttle_counters (
+    key_sha256 BYTEA     PRIMARY KEY,            -- SHA-256 of the key ('login:ip:<address>', 'password_reset:to:<email>', …); the key itself is not stored
+    hits       NUMERIC[] NOT NULL,               -- Unix times (with microseconds) of the counted requests still inside the window, oldest first
+    expires_at NUMERIC   NOT NULL                -- when the newest hit leaves the window
+);
+
+-- Account softlocks every node shares (see README, "Throttling"): failed
+-- logins per identifier as typed. UNLOGGED and purged like throttle_counters.
+CREATE UNLOGGED TABLE softlocks (
+    key_sha256   BYTEA   PRIMARY KEY,            -- SHA-256 of 'login:<identifier, normalised and lower-cased>'
+    failures     INTEGER NOT NULL,               -- failed logins in a row (counting starts again after a day without one)
+    last_failure NUMERIC NOT NULL,               -- Unix time of the last failure
+    locked_until NUMERIC                         -- logins are refused (429) until then; NULL below the threshold
+);

@@ -8,6 +8,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config};
 use crate::security::hash_limiter::HashLimiter;
 use crate::security::password::{self, Verified};
+use crate::security::shared_throttle::SharedThrottle;
 use crate::security::throttle::{Rate, SoftlockPolicy, Throttle, Wait};
 use crate::{accounts, db, mail, private_fs};
 
@@ -86,10 +87,16 @@ impl App {
             max: config.throttle.softlock_max,
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let throttle = Throttle::new(clock.clone(), policy, config.throttle.max_tracked_keys);
+        let pool = Arc::new(pool);
+        let throttle = if pool.as_sqlite().is_some() {
+            Throttle::new(clock.clone(), policy, config.throttle.max_tracked_keys)
+        } else {
+            let shared = SharedThrottle::new(pool.clone(), policy);
+            Throttle::shared(shared, clock.clone())
+        };
         Ok(App {
             config,
-            pool: Arc::new(pool),
+            pool,
             hashes,
             secret_key,
             mailer: None,

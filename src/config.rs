@@ -135,6 +135,8 @@ sections! {
         #[serde(deserialize_with = "int::<1, 1000, _, _>")] max_attempts: u32 = 8,
         #[serde(with = "max_1h")] retry_base: Duration = Duration::from_secs(30),
         #[serde(with = "max_1h")] poll_interval: Duration = Duration::from_secs(2),
+        /// How long a worker's claim on a message lasts before another may take it.
+        #[serde(with = "max_1h")] delivery_lease: Duration = Duration::from_secs(60),
         smtp: SmtpConfig = Default::default(),
     }
 
@@ -995,7 +997,7 @@ mod tests {
     #[test]
     fn reference_file_documents_every_key_and_env_var() {
         let keys = schema_entries(false);
-        assert_eq!(keys.len(), 69, "{keys:?}");
+        assert_eq!(keys.len(), 70, "{keys:?}");
         for key in &keys {
             let (section, name) = key.rsplit_once('.').unwrap();
             let var = env_var_name(key);

@@ -2,8 +2,9 @@
 //!
 //! A message is [`enqueue`]d by the code that causes it, on the caller's
 //! connection and inside the caller's transaction, so the mail commits or
-//! rolls back together with the change. The worker then takes [`due`]
-//! messages oldest first and records the outcome of each attempt with
+//! rolls back together with the change. A worker (one per node; several may
+//! share a PostgreSQL database) then [`claim_next`]s due messages oldest
+//! first, each under a lease, and records the outcome of each attempt with
 //! [`mark_sent`] or [`mark_attempt_failed`], each its own short statement
 //! (autocommit) right after the attempt.
 //!
@@ -163,20 +164,38 @@ pub fn due(conn: &Conn, now: i64, limit: usize) -> Result<Vec<DueMessage>, DbErr
          ORDER BY created_at, id
          LIMIT ?2",
         params![now, limit],
-        |r| {
-            Ok(DueMessage {
-                id: r.get(0)?,
-                created_at: r.get(1)?,
-                attempts: r.get(2)?,
-                message: Message {
-                    to: r.get(3)?,
-                    subject: r.get(4)?,
-                    text: r.get(5)?,
-                    html: r.get(6)?,
-                },
-            })
-        },
+        due_from_row,
     )
+}
+
+/// Claims the oldest queued message due at `now` for one delivery attempt:
+/// its `next_attempt_at` moves to `lease_until`, so no other worker takes it
+/// before then, and it comes due again by itself if this worker dies before
+/// recording the outcome. One statement, atomic on both backends (on
+/// PostgreSQL it skips rows another node is claiming at the same instant).
+pub fn claim_next(conn: &Conn, now: i64, lease_until: i64) -> Result<Option<DueMessage>, DbError> {
+    let sql = format!(
+        "UPDATE outbox SET next_attempt_at = ?2
+         WHERE id = (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?1
+                     ORDER BY created_at, id LIMIT 1{})
+         RETURNING id, created_at, attempts, to_address, subject, body_text, body_html",
+        conn.skip_locked()
+    );
+    conn.query_opt(&sql, params![now, lease_until], due_from_row)
+}
+
+fn due_from_row(r: &Row<'_>) -> Result<DueMessage, DbError> {
+    Ok(DueMessage {
+        id: r.get(0)?,
+        created_at: r.get(1)?,
+        attempts: r.get(2)?,
+        message: Message {
+            to: r.get(3)?,
+            subject: r.get(4)?,
+            text: r.get(5)?,
+            html: r.get(6)?,
+        },
+    })
 }
 
 /// Records a successful delivery. Returns false if the message was no longer
@@ -302,6 +321,25 @@ mod tests {
         assert_eq!(e.status, Status::Queued);
         assert_eq!(e.next_attempt_at, 100);
         assert_eq!(e.last_error, None);
+    }
+
+    #[test]
+    fn a_claimed_message_waits_for_its_lease() {
+        let db = db();
+        let conn = Conn::sqlite(&db);
+        let a = enqueue(&conn, &msg("a@example.com"), 100).unwrap();
+        let b = enqueue(&conn, &msg("b@example.com"), 101).unwrap();
+        assert_eq!(claim_next(&conn, 200, 260).unwrap().unwrap().id, a);
+        assert_eq!(claim_next(&conn, 200, 260).unwrap().unwrap().id, b);
+        assert_eq!(claim_next(&conn, 200, 260).unwrap(), None);
+        assert_eq!(get(&conn, a).unwrap().unwrap().next_attempt_at, 260);
+        // The claimer died: after the lease, the message is due again.
+        assert_eq!(claim_next(&conn, 259, 320).unwrap(), None);
+        let again = claim_next(&conn, 260, 320).unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (a, 0));
+        assert!(mark_sent(&conn, a, 261).unwrap());
+        assert!(mark_sent(&conn, b, 261).unwrap());
+        assert_eq!(claim_next(&conn, 10_000, 10_060).unwrap(), None);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The mail worker: one thread that delivers what the outbox holds.
 //!
-//! Each pass delivers every due message, oldest first, with the configured
-//! backend, and records the outcome right after each attempt:
+//! Each pass claims due messages one at a time, oldest first, each for
+//! `delivery_lease` (see [`outbox::claim_next`]: with several nodes on one
+//! PostgreSQL database each message goes to one worker, and a message whose
+//! worker died comes due again when the lease ends), delivers it with the
+//! configured backend, and records the outcome right after the attempt:
 //!
 //! * delivered → `sent` (its own statement, committed at once);
 //! * failed → one more attempt counted, `last_error` kept, and the next
@@ -18,7 +21,7 @@
 //! not deliver that message again; only a crash in that window can repeat a
 //! delivery (see [`super::outbox`]).
 //!
-//! Run one worker per database. Log lines (stderr) name the outbox id and the
+//! Any number of workers may share a database. Log lines (stderr) name the outbox id and the
 //! recipient's domain only, never the address's local part or a body, which
 //! holds keys and tokens.
 
@@ -40,9 +43,6 @@ use crate::db::{DbError, Pool};
 
 /// Longest delay between two attempts.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
-
-/// Messages read from the outbox per query.
-const BATCH: usize = 50;
 
 /// `last_error` is cut to this many characters.
 const MAX_ERROR_CHARS: usize = 1000;
@@ -264,25 +264,23 @@ impl Worker {
             // Requests stay recorded; the next pass tries again.
             crate::log!("mail: cannot turn requests into mail, will retry: {e}");
         }
-        loop {
+        let lease = self.config.delivery_lease;
+        while !self.shared.stopping() {
             let now = self.clock.unix();
-            let batch = self.pool.read(|conn| outbox::due(conn, now, BATCH))?;
-            let full = batch.len() == BATCH;
-            let mut progressed = false;
-            for row in batch {
-                if self.shared.stopping() {
-                    return Ok(());
-                }
-                if self.unmarked.contains_key(&row.id) {
-                    continue;
-                }
-                self.attempt(&row)?;
-                progressed = true;
-            }
-            if !full || !progressed {
+            let lease_until = next_attempt_at(self.clock.system(), lease);
+            let claimed = self
+                .pool
+                .read(|conn| outbox::claim_next(conn, now, lease_until))?;
+            let Some(row) = claimed else {
                 return Ok(());
+            };
+            if self.unmarked.contains_key(&row.id) {
+                // Delivered already; its record is retried by flush_unmarked.
+                continue;
             }
+            self.attempt(&row)?;
         }
+        Ok(())
     }
 
     /// Records `sent` for deliveries whose recording failed earlier.
@@ -566,11 +564,11 @@ mod tests {
         );
 
         // A message whose delivery happened but was not recorded (crash):
-        // delivered again after a restart, into the same single file.
+        // delivered again once its claim ran out, into the same single file.
         worker.stop();
         raw.execute(
-            "UPDATE outbox SET status = 'queued', sent_at = NULL WHERE id = ?1",
-            [first],
+            "UPDATE outbox SET status = 'queued', sent_at = NULL, next_attempt_at = ?2 WHERE id = ?1",
+            [first, SystemClock.unix()],
         )
         .unwrap();
         let worker = spawn(config, pool);

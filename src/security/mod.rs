@@ -4,6 +4,7 @@ pub mod hash_limiter;
 pub mod password;
 pub mod random;
 pub mod reset_token;
+pub mod shared_throttle;
 pub mod throttle;
 pub mod tokens;
 pub mod validators;

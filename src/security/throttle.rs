@@ -24,8 +24,10 @@
 //! like a real one, and locking a username does not lock its address (which
 //! would tell that the two are one account).
 //!
-//! All state is in memory: a restart clears every counter and every softlock.
-//! Memory is bounded: see [`Throttle`] for what forgetting the oldest key means.
+//! On SQLite all state is in memory: a restart clears every counter and every
+//! softlock. Memory is bounded: see [`Throttle`] for what forgetting the
+//! oldest key means. On PostgreSQL the same rules run in the database, shared
+//! by every node ([`super::shared_throttle`]).
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
@@ -188,6 +190,8 @@ impl<V> Lru<V> {
 /// softlock early they must lock `max_keys` other identifiers, `threshold`
 /// failed logins each, while it runs.
 pub struct Throttle {
+    /// On PostgreSQL: the counters every node shares, used instead of the maps below.
+    shared: Option<super::shared_throttle::SharedThrottle>,
     clock: Arc<dyn Clock>,
     max_keys: usize,
     windows: Mutex<HashMap<String, Lru<Window>>>,
@@ -222,6 +226,7 @@ impl Throttle {
     /// `max_keys` keys.
     pub fn new(clock: Arc<dyn Clock>, softlock: SoftlockPolicy, max_keys: usize) -> Throttle {
         Throttle {
+            shared: None,
             clock,
             max_keys,
             windows: Mutex::new(HashMap::new()),
@@ -233,9 +238,24 @@ impl Throttle {
         }
     }
 
+    /// The throttle of a node sharing a database with others: every count
+    /// and softlock lives in `shared`.
+    pub fn shared(
+        shared: super::shared_throttle::SharedThrottle,
+        clock: Arc<dyn Clock>,
+    ) -> Throttle {
+        let policy = shared.policy();
+        let mut throttle = Throttle::new(clock, policy, 1);
+        throttle.shared = Some(shared);
+        throttle
+    }
+
     /// Counts one request for `key` under `rate`; `Err(wait)` when over the limit
     /// (a refused request is not counted, as DRF).
     pub fn hit(&self, key: &str, rate: Rate) -> Result<(), Wait> {
+        if let Some(shared) = &self.shared {
+            return shared.hit(key, rate);
+        }
         let now = self.clock.instant();
         let mut tables = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let scope = scope(key);
@@ -267,6 +287,9 @@ impl Throttle {
 
     /// `Err(wait)` while `account` is softlocked.
     pub fn check_softlock(&self, account: &str) -> Result<(), Wait> {
+        if let Some(shared) = &self.shared {
+            return shared.check_softlock(account);
+        }
         let now = self.clock.instant();
         let locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         match locks.locked.get(account).and_then(|s| s.until) {
@@ -277,6 +300,9 @@ impl Throttle {
 
     /// Records a failed login for `account` (an identifier as typed).
     pub fn login_failed(&self, account: &str) {
+        if let Some(shared) = &self.shared {
+            return shared.login_failed(account);
+        }
         let now = self.clock.instant();
         let p = self.softlock;
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
@@ -306,12 +332,15 @@ impl Throttle {
 
     /// Clears `account`'s softlock (a successful login or password reset).
     pub fn clear(&self, account: &str) {
+        if let Some(shared) = &self.shared {
+            return shared.clear(account);
+        }
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.counting.remove(account);
         locks.locked.remove(account);
     }
 
-    /// Keys held now: (counters in all scopes, softlocks).
+    /// Keys held in this process's memory now: (counters in all scopes, softlocks).
     pub fn tracked_keys(&self) -> (usize, usize) {
         let windows = self
             .windows

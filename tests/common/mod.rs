@@ -286,10 +286,17 @@ impl Server {
     /// Another server process on the same configuration, files and database
     /// (a second node).
     pub fn another_node(&self) -> Server {
+        self.another_node_with(&[])
+    }
+
+    /// [`Server::another_node`] with more (or other) environment overrides.
+    pub fn another_node_with(&self, env: &[(&str, &str)]) -> Server {
         let dir = TempDir::new();
         let config = dir.0.join("auth.toml");
         std::fs::copy(&self.config, &config).expect("copy config");
-        Server::spawn(dir, config, self.env.clone(), self.pg.clone())
+        let mut all = self.env.clone();
+        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Server::spawn(dir, config, all, self.pg.clone())
     }
 
     fn spawn(
@@ -502,35 +509,7 @@ impl Server {
     /// POSTs each of `bodies` (JSON) to `path` from its own connection, all
     /// released at once; the statuses, in the order of `bodies`.
     pub fn race(&self, path: &str, bodies: Vec<Value>) -> Vec<u16> {
-        let addr = self.addr;
-        let barrier = Arc::new(std::sync::Barrier::new(bodies.len()));
-        let threads: Vec<_> = bodies
-            .into_iter()
-            .map(|body| {
-                let (barrier, path) = (barrier.clone(), path.to_string());
-                std::thread::spawn(move || {
-                    let body = body.to_string();
-                    let req = format!(
-                        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let mut c = TcpStream::connect(addr).expect("connect");
-                    barrier.wait();
-                    c.write_all(req.as_bytes()).expect("send");
-                    let mut out = Vec::new();
-                    let _ = c.read_to_end(&mut out);
-                    let head = String::from_utf8_lossy(&out).to_string();
-                    head.split(' ')
-                        .nth(1)
-                        .and_then(|s| s.parse::<u16>().ok())
-                        .unwrap_or(0)
-                })
-            })
-            .collect();
-        threads
-            .into_iter()
-            .map(|t| t.join().expect("thread"))
-            .collect()
+        race_on(&[self.addr], path, bodies)
     }
 
     /// Logs in with username and password; returns the key.
@@ -602,6 +581,42 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// POSTs each of `bodies` (JSON) to `path` from its own connection, body `i`
+/// to `addrs[i % addrs.len()]` (several nodes), all released at once; the
+/// statuses, in the order of `bodies`.
+pub fn race_on(addrs: &[SocketAddr], path: &str, bodies: Vec<Value>) -> Vec<u16> {
+    let barrier = Arc::new(std::sync::Barrier::new(bodies.len()));
+    let threads: Vec<_> = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let (barrier, path) = (barrier.clone(), path.to_string());
+            let addr = addrs[i % addrs.len()];
+                std::thread::spawn(move || {
+                    let body = body.to_string();
+                    let req = format!(
+                        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let mut c = TcpStream::connect(addr).expect("connect");
+                    barrier.wait();
+                    c.write_all(req.as_bytes()).expect("send");
+                    let mut out = Vec::new();
+                    let _ = c.read_to_end(&mut out);
+                    let head = String::from_utf8_lossy(&out).to_string();
+                    head.split(' ')
+                        .nth(1)
+                        .and_then(|s| s.parse::<u16>().ok())
+                        .unwrap_or(0)
+                })
+            })
+            .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect()
 }
 
 /// Runs the binary with a config file and environment.
