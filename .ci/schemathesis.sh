@@ -140,19 +140,27 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$work/provider.port" ] && break; sleep 0.1; done
 provider="http://127.0.0.1:$(cat "$work/provider.port")"
 
+# --- One backend: the server, Schemathesis, the summary ------------------------
+# Runs against SQLite, then against PostgreSQL when RESTAUTH_TEST_POSTGRES_URL
+# names a server (as .ci/run exports it); each has a directory of its own.
+run_backend() {
+local backend=$1
+local dir="$work/$backend"
+mkdir -p "$dir"
+echo "== backend: $backend"
 # --- The server ----------------------------------------------------------------
-cat > "$work/auth.toml" <<TOML
+cat > "$dir/auth.toml" <<TOML
 [server]
 bind = "127.0.0.1:0"
 
 [database]
-path = "$work/restauth.sqlite3"
+path = "$dir/restauth.sqlite3"
 
 [security]
 password_iterations = 1000
 
 [mail]
-spool_dir = "$work/mail"
+spool_dir = "$dir/mail"
 
 [social.facebook]
 app_id = "schemathesis"
@@ -168,19 +176,30 @@ api_url = "$provider"
 timeout = "5s"
 TOML
 export RESTAUTH_THROTTLE_ENABLED=false
-"$bin" --config "$work/auth.toml" serve 2> "$work/server.log" &
+if [ "$backend" = postgres ]; then
+    # A database of its own on the test server, and the secret every node needs there.
+    db=restauth_schemathesis
+    admin="$RESTAUTH_TEST_POSTGRES_URL"
+    psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+    export RESTAUTH_DATABASE_URL="${admin%%\?*}"
+    RESTAUTH_DATABASE_URL="${RESTAUTH_DATABASE_URL%/*}/$db?${admin#*\?}"
+    export RESTAUTH_SECURITY_SECRET_KEY="schemathesis-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+else
+    unset RESTAUTH_DATABASE_URL RESTAUTH_SECURITY_SECRET_KEY
+fi
+"$bin" --config "$dir/auth.toml" serve 2> "$dir/server.log" &
 pids+=($!)
 server_pid=$!
 addr=""
 for _ in $(seq 300); do
-    addr=$(sed -n 's|^.* restauth: listening on http://||p' "$work/server.log" | head -n 1)
+    addr=$(sed -n 's|^.* restauth: listening on http://||p' "$dir/server.log" | head -n 1)
     [ -n "$addr" ] && break
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
 done
 if [ -z "$addr" ]; then
     echo "restauth did not start:" >&2
-    cat "$work/server.log" >&2
+    cat "$dir/server.log" >&2
     exit 1
 fi
 base="http://$addr/rest-auth"
@@ -188,7 +207,7 @@ echo "== restauth listening on $base"
 
 # A user (e-mail verified by the CLI) and a token for the operations behind one.
 password="schemathesis-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-printf '%s\n' "$password" | "$bin" --config "$work/auth.toml" user create \
+printf '%s\n' "$password" | "$bin" --config "$dir/auth.toml" user create \
     --username schemathesis --email schemathesis@example.com --password-stdin --skip-validation
 token=$("$python" - "$base/login/" "$password" <<'PY'
 import json, sys, urllib.request
@@ -202,7 +221,7 @@ PY
 # Two runs with the same token: everything but `POST /logout/`, then that one
 # (it revokes the token, so it must come last).
 status=0
-cd "$work"   # Schemathesis keeps local state in the working directory
+cd "$dir"   # Schemathesis keeps local state in the working directory
 run() {
     local name=$1
     shift
@@ -215,16 +234,16 @@ run() {
         --request-timeout 30 \
         --no-color \
         --generation-database none \
-        "$@" 2>&1 | tee "$work/$name.out" || status=1
+        "$@" 2>&1 | tee "$dir/$name.out" || status=1
 }
 # /health is outside the prefix (a path-level server "/"), covered by tests/health.rs.
 run main --exclude-operation-id logout --exclude-operation-id health
 run logout --include-operation-id logout
 
 # --- Summary -------------------------------------------------------------------
-"$python" - "$work" "$(( $(date +%s) - started ))" "$status" <<'PY'
+"$python" - "$dir" "$(( $(date +%s) - started ))" "$status" "$backend" <<'PY'
 import collections, re, sys
-work, seconds, status = sys.argv[1:4]
+work, seconds, status, backend = sys.argv[1:5]
 generated, outcomes = 0, []
 for name in ("main", "logout"):
     try:
@@ -254,12 +273,25 @@ for (method, path), c in sorted(per_route.items(), key=lambda kv: (kv[0][1], kv[
     if sum(c.values()) >= 5:
         print(f"  {method} {path}: " + " ".join(f"{k}×{v}" for k, v in sorted(c.items())))
 by_status = ", ".join(f"{k}: {v}" for k, v in sorted(codes.items()))
-print(f"schemathesis summary: {generated} test cases ({'; '.join(outcomes)}); "
+print(f"schemathesis summary ({backend}): {generated} test cases ({'; '.join(outcomes)}); "
       f"server answered {sum(codes.values())} requests ({by_status}); "
       f"exit status {status}; {seconds} s in all")
 PY
 if [ "$status" -ne 0 ]; then
-    echo "schemathesis found failures (seed $SEED); server messages other than request lines:" >&2
-    grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z [A-Z]+ ' "$work/server.log" | tail -n 50 >&2 || true
+    echo "schemathesis found failures on $backend (seed $SEED); server messages other than request lines:" >&2
+    grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z [A-Z]+ ' "$dir/server.log" | tail -n 50 >&2 || true
 fi
-exit "$status"
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+cd "$work"
+[ "$status" -eq 0 ] || overall=1
+}
+
+overall=0
+run_backend sqlite
+if [ -n "${RESTAUTH_TEST_POSTGRES_URL:-}" ]; then
+    run_backend postgres
+else
+    echo "== Schemathesis on PostgreSQL skipped: RESTAUTH_TEST_POSTGRES_URL is not set"
+fi
+exit "$overall"
