@@ -43,27 +43,77 @@ fn assert_key_works(server: &Server, key: &str, username: &str) {
 
 /// Inserts a user row directly, as a migration script from Django would.
 fn insert_user(server: &Server, username: &str, email: &str, password_hash: &str) -> i64 {
-    let db = server.sqlite();
-    db.execute(
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    server.db().one(
         "INSERT INTO users (username, username_lower, email, email_verified, password, is_active, date_joined) \
-         VALUES (?1, lower(?1), ?2, 1, ?3, 1, strftime('%s','now'))",
-        rusqlite::params![username, email, password_hash],
+         VALUES (?1, lower(?1), ?2, 1, ?3, 1, ?4) RETURNING id",
+        params![username, email, password_hash, now],
     )
-    .expect("insert user");
-    db.last_insert_rowid()
 }
 
 fn stored_hash(server: &Server, username: &str) -> String {
-    server
-        .sqlite()
-        .query_row(
-            "SELECT password FROM users WHERE username = ?1",
-            [username],
-            |r| r.get(0),
-        )
-        .expect("user row")
+    server.db().one(
+        "SELECT password FROM users WHERE username = ?1",
+        params![username],
+    )
 }
 
+/// Every non-NULL value of every column of every table of the server's
+/// database, on either backend, as `(table.column, value)`: text as stored,
+/// integers in decimal, bytes both as (lossy) text and as lowercase hex, so
+/// that a secret stored in any form shows up in a `contains`.
+fn stored_values(s: &Server) -> Vec<(String, String)> {
+    let db = s.db();
+    let columns: Vec<(String, String, String)> = match backend() {
+        Backend::Sqlite => db.all(
+            "SELECT m.name, p.name, lower(p.type) FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        ),
+        Backend::Postgres => db.all(
+            "SELECT table_name::text, column_name::text, data_type::text
+             FROM information_schema.columns WHERE table_schema = current_schema()
+             ORDER BY table_name, ordinal_position",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        ),
+    };
+    assert!(
+        columns
+            .iter()
+            .any(|(t, c, _)| t == "tokens" && c == "key_sha256"),
+        "the scan must see the token table: {columns:?}"
+    );
+    let mut out = Vec::new();
+    for (table, column, ty) in columns {
+        let sql = format!("SELECT \"{column}\" FROM \"{table}\" WHERE \"{column}\" IS NOT NULL");
+        let values: Vec<String> = match ty.as_str() {
+            "text" => db.all(&sql, params![], |r| r.get::<String>(0)),
+            "blob" | "bytea" => db
+                .all(&sql, params![], |r| r.get::<Vec<u8>>(0))
+                .into_iter()
+                .map(|b| {
+                    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                    format!("{}{hex}", String::from_utf8_lossy(&b))
+                })
+                .collect(),
+            "integer" | "bigint" | "smallint" => db
+                .all(&sql, params![], |r| r.get::<i64>(0))
+                .into_iter()
+                .map(|v| v.to_string())
+                .collect(),
+            other => panic!("{table}.{column}: a column type the scan does not know: {other}"),
+        };
+        out.extend(values.into_iter().map(|v| (format!("{table}.{column}"), v)));
+    }
+    out
+}
+
+backend_tests! {
 #[test]
 fn username_is_case_insensitive() {
     let s = Server::start();
@@ -200,9 +250,8 @@ fn wrong_password_unknown_user_and_inactive_user_get_the_generic_message() {
         &s,
         json!({"email": "nobody@example.com", "password": PASSWORD}),
     ));
-    s.sqlite()
-        .execute("UPDATE users SET is_active = 0 WHERE id = ?1", [id])
-        .unwrap();
+    s.db()
+        .exec("UPDATE users SET is_active = 0 WHERE id = ?1", params![id]);
     assert_unable(&login(
         &s,
         json!({"username": "alice", "password": PASSWORD}),
@@ -270,9 +319,10 @@ fn password_is_trimmed() {
 fn unverified_email_under_mandatory_verification() {
     let s = Server::start();
     let id = s.create_user("alice", "alice@example.com", PASSWORD);
-    s.sqlite()
-        .execute("UPDATE users SET email_verified = 0 WHERE id = ?1", [id])
-        .unwrap();
+    s.db().exec(
+        "UPDATE users SET email_verified = 0 WHERE id = ?1",
+        params![id],
+    );
     let not_verified = json!({"non_field_errors": ["E-mail is not verified."]});
     login(&s, json!({"username": "alice", "password": PASSWORD})).assert(400, not_verified.clone());
     login(
@@ -286,16 +336,13 @@ fn unverified_email_under_mandatory_verification() {
         json!({"username": "alice", "password": "not-the-password"}),
     ));
     assert_eq!(
-        s.sqlite()
-            .query_row("SELECT count(*) FROM tokens", [], |r| r.get::<_, i64>(0))
-            .unwrap(),
+        s.db().one::<i64>("SELECT count(*) FROM tokens", params![]),
         0,
         "no token may be issued to an unverified user"
     );
     // Inactive and unverified: the generic message (nothing is revealed about the account).
-    s.sqlite()
-        .execute("UPDATE users SET is_active = 0 WHERE id = ?1", [id])
-        .unwrap();
+    s.db()
+        .exec("UPDATE users SET is_active = 0 WHERE id = ?1", params![id]);
     assert_unable(&login(
         &s,
         json!({"username": "alice", "password": PASSWORD}),
@@ -306,9 +353,10 @@ fn unverified_email_under_mandatory_verification() {
 fn unverified_email_under_optional_verification_logs_in() {
     let s = Server::start_with(&[("RESTAUTH_ACCOUNTS_EMAIL_VERIFICATION", "optional")]);
     let id = s.create_user("alice", "alice@example.com", PASSWORD);
-    s.sqlite()
-        .execute("UPDATE users SET email_verified = 0 WHERE id = ?1", [id])
-        .unwrap();
+    s.db().exec(
+        "UPDATE users SET email_verified = 0 WHERE id = ?1",
+        params![id],
+    );
     let key = assert_key(&login(
         &s,
         json!({"username": "alice", "password": PASSWORD}),
@@ -321,11 +369,8 @@ fn every_login_issues_a_new_key_and_only_its_sha256_is_stored() {
     let s = Server::start();
     let id = s.create_user("alice", "alice@example.com", PASSWORD);
     let last_login = |s: &Server| -> Option<i64> {
-        s.sqlite()
-            .query_row("SELECT last_login FROM users WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .unwrap()
+        s.db()
+            .one("SELECT last_login FROM users WHERE id = ?1", params![id])
     };
     assert_eq!(last_login(&s), None);
     let k1 = assert_key(&login(
@@ -344,70 +389,55 @@ fn every_login_issues_a_new_key_and_only_its_sha256_is_stored() {
     let seen = last_login(&s).expect("last_login is set on login");
     assert!((now - seen).abs() <= 60, "last_login {seen}, now {now}");
     // Tokens live 30 days by default.
-    let lifetimes: Vec<i64> = s
-        .sqlite()
-        .prepare("SELECT expires_at - created_at FROM tokens")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let lifetimes: Vec<i64> = s.db().all(
+        "SELECT expires_at - created_at FROM tokens",
+        params![],
+        |r| r.get(0),
+    );
     assert_eq!(lifetimes, vec![30 * 86_400; 2]);
     // Both devices stay logged in.
     assert_key_works(&s, &k1, "alice");
     assert_key_works(&s, &k2, "alice");
 
-    let db = s.sqlite();
-    let rows: Vec<(Vec<u8>, i64)> = db
-        .prepare("SELECT key_sha256, user_id FROM tokens ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let rows: Vec<(Vec<u8>, i64)> = s.db().all(
+        "SELECT key_sha256, user_id FROM tokens ORDER BY id",
+        params![],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    );
     let expected: Vec<(Vec<u8>, i64)> = [&k1, &k2]
         .iter()
         .map(|k| (Sha256::digest(k.as_bytes()).to_vec(), id))
         .collect();
     assert_eq!(rows, expected);
 
-    // No column of any token row holds the key, in any form.
-    let mut stmt = db.prepare("SELECT * FROM tokens").unwrap();
-    let ncols = stmt.column_count();
-    let mut rows = stmt.query([]).unwrap();
-    while let Some(row) = rows.next().unwrap() {
-        for i in 0..ncols {
-            let v: rusqlite::types::Value = row.get(i).unwrap();
-            let text = match v {
-                rusqlite::types::Value::Text(t) => t,
-                rusqlite::types::Value::Blob(b) => {
-                    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                    format!("{}{hex}", String::from_utf8_lossy(&b))
-                }
-                other => format!("{other:?}"),
-            };
-            for k in [&k1, &k2] {
-                assert!(!text.contains(k.as_str()), "token row holds the key");
+    // No column of any token row (nor of any other table) holds the key, in any form.
+    let values = stored_values(&s);
+    assert!(
+        values.iter().any(|(at, _)| at == "tokens.key_sha256"),
+        "the token rows are scanned"
+    );
+    for (at, v) in &values {
+        for k in [&k1, &k2] {
+            assert!(!v.contains(k.as_str()), "{at} holds the key");
+        }
+    }
+
+    if backend() == Backend::Sqlite {
+        // Nor does any byte of the database files.
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal", "-journal"] {
+            let mut p = s.db_path().into_os_string();
+            p.push(suffix);
+            if let Ok(b) = std::fs::read(&p) {
+                bytes.extend(b);
             }
         }
-    }
-    drop(rows);
-    drop(stmt);
-
-    // Nor does any byte of the database files.
-    let mut bytes = Vec::new();
-    for suffix in ["", "-wal", "-journal"] {
-        let mut p = s.db_path().into_os_string();
-        p.push(suffix);
-        if let Ok(b) = std::fs::read(&p) {
-            bytes.extend(b);
+        for k in [&k1, &k2] {
+            assert!(
+                !bytes.windows(k.len()).any(|w| w == k.as_bytes()),
+                "the database file contains a key"
+            );
         }
-    }
-    for k in [&k1, &k2] {
-        assert!(
-            !bytes.windows(k.len()).any(|w| w == k.as_bytes()),
-            "the database file contains a key"
-        );
     }
 }
 
@@ -482,9 +512,10 @@ fn weaker_hash_is_upgraded_on_login() {
 fn unusable_password_never_logs_in() {
     let s = Server::start();
     let id = s.create_user("alice", "alice@example.com", PASSWORD);
-    s.sqlite()
-        .execute("UPDATE users SET password = '!abc' WHERE id = ?1", [id])
-        .unwrap();
+    s.db().exec(
+        "UPDATE users SET password = '!abc' WHERE id = ?1",
+        params![id],
+    );
     for pw in ["!abc", "abc", PASSWORD] {
         assert_unable(&login(&s, json!({"username": "alice", "password": pw})));
     }
@@ -633,4 +664,5 @@ fn logs_never_contain_password_or_key() {
             "the log contains {secret:?}:\n{logs}"
         );
     }
+}
 }

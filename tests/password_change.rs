@@ -42,6 +42,7 @@ fn assert_order(text: &str, keys: &[&str]) {
     assert!(pos.windows(2).all(|w| w[0] < w[1]), "key order: {text}");
 }
 
+backend_tests! {
 #[test]
 fn success_replaces_the_password() {
     let (s, key) = with_alice();
@@ -54,14 +55,10 @@ fn success_replaces_the_password() {
     assert_login_fails(&s, "alice", PASSWORD);
     s.login("alice", NEW);
     // Stored in Django's format with the configured iterations.
-    let hash: String = s
-        .sqlite()
-        .query_row(
-            "SELECT password FROM users WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let hash: String = s.db().one(
+        "SELECT password FROM users WHERE username = 'alice'",
+        params![],
+    );
     assert!(
         hash.starts_with(&format!("pbkdf2_sha256${TEST_ITERATIONS}$")),
         "{hash}"
@@ -324,4 +321,5 @@ fn needs_authentication_and_post() {
     r.assert(405, json!({"detail": "Method \"GET\" not allowed."}));
     assert_eq!(r.header("Allow"), Some("POST, OPTIONS"));
     s.login("alice", PASSWORD);
+}
 }

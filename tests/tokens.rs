@@ -3,7 +3,69 @@
 mod common;
 use common::*;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
+/// The current Unix time, as the server stamps rows.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+/// Every non-NULL value of every column of every table of the server's
+/// database, on either backend, as `(table.column, value)`: text as stored,
+/// integers in decimal, bytes both as (lossy) text and as lowercase hex, so
+/// that a secret stored in any form shows up in a `contains`.
+fn stored_values(s: &Server) -> Vec<(String, String)> {
+    let db = s.db();
+    let columns: Vec<(String, String, String)> = match backend() {
+        Backend::Sqlite => db.all(
+            "SELECT m.name, p.name, lower(p.type) FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        ),
+        Backend::Postgres => db.all(
+            "SELECT table_name::text, column_name::text, data_type::text
+             FROM information_schema.columns WHERE table_schema = current_schema()
+             ORDER BY table_name, ordinal_position",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        ),
+    };
+    assert!(
+        columns
+            .iter()
+            .any(|(t, c, _)| t == "tokens" && c == "key_sha256"),
+        "the scan must see the token table: {columns:?}"
+    );
+    let mut out = Vec::new();
+    for (table, column, ty) in columns {
+        let sql = format!("SELECT \"{column}\" FROM \"{table}\" WHERE \"{column}\" IS NOT NULL");
+        let values: Vec<String> = match ty.as_str() {
+            "text" => db.all(&sql, params![], |r| r.get::<String>(0)),
+            "blob" | "bytea" => db
+                .all(&sql, params![], |r| r.get::<Vec<u8>>(0))
+                .into_iter()
+                .map(|b| {
+                    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                    format!("{}{hex}", String::from_utf8_lossy(&b))
+                })
+                .collect(),
+            "integer" | "bigint" | "smallint" => db
+                .all(&sql, params![], |r| r.get::<i64>(0))
+                .into_iter()
+                .map(|v| v.to_string())
+                .collect(),
+            other => panic!("{table}.{column}: a column type the scan does not know: {other}"),
+        };
+        out.extend(values.into_iter().map(|v| (format!("{table}.{column}"), v)));
+    }
+    out
+}
+
+backend_tests! {
 #[test]
 fn two_devices_logout_of_one_keeps_the_other() {
     let s = Server::start();
@@ -47,12 +109,8 @@ fn expired_tokens_are_refused() {
     s.create_user("alice", "alice@example.com", PASSWORD);
     let key = s.login("alice", PASSWORD);
     assert_eq!(s.get("/rest-auth/user/", Some(&key)).status, 200);
-    s.sqlite()
-        .execute(
-            "UPDATE tokens SET expires_at = strftime('%s','now') - 1",
-            [],
-        )
-        .unwrap();
+    s.db()
+        .exec("UPDATE tokens SET expires_at = ?1", params![unix_now() - 1]);
     s.get("/rest-auth/user/", Some(&key))
         .assert(401, json!({"detail": "Invalid token."}));
 }
@@ -63,11 +121,8 @@ fn token_lifetime_comes_from_the_config() {
     s.create_user("alice", "alice@example.com", PASSWORD);
     s.login("alice", PASSWORD);
     let ttl: i64 = s
-        .sqlite()
-        .query_row("SELECT expires_at - created_at FROM tokens", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+        .db()
+        .one("SELECT expires_at - created_at FROM tokens", params![]);
     assert_eq!(ttl, 7200);
 }
 
@@ -113,13 +168,31 @@ fn tokens_survive_a_restart_and_only_hashes_are_stored() {
     let key = s.login("alice", PASSWORD);
     let s = s.restart();
     assert_eq!(s.get("/rest-auth/user/", Some(&key)).status, 200);
-    let raw = std::fs::read(s.db_path()).unwrap();
-    let wal = std::fs::read(s.dir.0.join("restauth.sqlite3-wal")).unwrap_or_default();
-    for bytes in [raw, wal] {
-        assert!(
-            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
-            "the key itself must never be written to disk"
-        );
+    // No stored value holds the key, in any form (the control: its hash is there).
+    let values = stored_values(&s);
+    let hash: String = Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    assert!(
+        values
+            .iter()
+            .any(|(at, v)| at == "tokens.key_sha256" && v.contains(&hash)),
+        "the token's hash is stored"
+    );
+    for (at, v) in &values {
+        assert!(!v.contains(&key), "{at} holds the key");
+    }
+    if backend() == Backend::Sqlite {
+        // Nor does any byte of the database file or its WAL.
+        let raw = std::fs::read(s.db_path()).unwrap();
+        let wal = std::fs::read(s.dir.0.join("restauth.sqlite3-wal")).unwrap_or_default();
+        for bytes in [raw, wal] {
+            assert!(
+                !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+                "the key itself must never be written to disk"
+            );
+        }
     }
 }
 
@@ -156,4 +229,5 @@ fn user_requests_keep_flowing_while_logins_hash() {
     for t in flood {
         t.join().unwrap();
     }
+}
 }

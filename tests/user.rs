@@ -27,6 +27,14 @@ fn with_auth(s: &Server, method: &str, auth: &str) -> Resp {
     s.request(method, USER, &[("Authorization", auth)], b"")
 }
 
+/// The current Unix time, as the server stamps rows.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
 fn assert_401(r: &Resp, detail: &str) {
     r.assert(401, json!({"detail": detail}));
     assert_eq!(
@@ -37,6 +45,7 @@ fn assert_401(r: &Resp, detail: &str) {
     );
 }
 
+backend_tests! {
 #[test]
 fn get_returns_the_user_object_in_field_order() {
     let (s, id, key) = with_alice();
@@ -88,9 +97,7 @@ fn no_token_is_401_before_the_method_is_considered() {
         assert_eq!(r.header("Allow"), Some("GET, PUT, PATCH, HEAD, OPTIONS"));
     }
     assert_eq!(
-        s.sqlite()
-            .query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))
-            .unwrap(),
+        s.db().one::<i64>("SELECT count(*) FROM users", params![]),
         1
     );
 }
@@ -108,13 +115,13 @@ fn patch_names_is_saved() {
     .assert(200, expected.clone());
     s.get(USER, Some(&key)).assert(200, expected);
     let (first, last): (String, String) = s
-        .sqlite()
-        .query_row(
+        .db()
+        .row(
             "SELECT first_name, last_name FROM users WHERE id = ?1",
-            [id],
+            params![id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .unwrap();
+        .expect("alice's row");
     assert_eq!((first.as_str(), last.as_str()), ("Alice", "Liddell"));
     // PATCH one field leaves the other alone.
     s.send_json("PATCH", USER, &json!({"last_name": "Smith"}), Some(&key))
@@ -144,11 +151,11 @@ fn pk_and_email_are_read_only() {
     .assert(200, unchanged.clone());
     s.get(USER, Some(&key)).assert(200, unchanged);
     let (pk, email): (i64, String) = s
-        .sqlite()
-        .query_row("SELECT id, email FROM users", [], |r| {
+        .db()
+        .row("SELECT id, email FROM users", params![], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
-        .unwrap();
+        .expect("a user row");
     assert_eq!((pk, email.as_str()), (id, "alice@example.com"));
 }
 
@@ -340,9 +347,8 @@ fn bad_token_headers() {
 #[test]
 fn token_of_inactive_user() {
     let (s, id, key) = with_alice();
-    s.sqlite()
-        .execute("UPDATE users SET is_active = 0 WHERE id = ?1", [id])
-        .unwrap();
+    s.db()
+        .exec("UPDATE users SET is_active = 0 WHERE id = ?1", params![id]);
     assert_401(&s.get(USER, Some(&key)), "User inactive or deleted.");
     assert_401(
         &s.send_json("PATCH", USER, &json!({"first_name": "X"}), Some(&key)),
@@ -353,19 +359,31 @@ fn token_of_inactive_user() {
 #[test]
 fn expired_or_orphaned_token_is_invalid() {
     let (s, id, key) = with_alice();
-    s.sqlite()
-        .execute(
-            "UPDATE tokens SET expires_at = strftime('%s','now') - 1 WHERE user_id = ?1",
-            [id],
-        )
-        .unwrap();
+    s.db().exec(
+        "UPDATE tokens SET expires_at = ?1 WHERE user_id = ?2",
+        params![unix_now() - 1, id],
+    );
     assert_401(&s.get(USER, Some(&key)), "Invalid token.");
 
-    // A script deletes a user without enabling foreign keys: the token row stays behind.
     let key2 = s.login("alice", PASSWORD);
-    let db = s.sqlite();
-    db.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
-    db.execute("DELETE FROM users WHERE id = ?1", [id]).unwrap();
+    if backend() == Backend::Sqlite {
+        // A script deletes a user without enabling foreign keys (SQLite's
+        // default per connection): the token row stays behind.
+        let db = s.sqlite();
+        db.execute_batch("PRAGMA foreign_keys = OFF;").unwrap();
+        db.execute("DELETE FROM users WHERE id = ?1", [id]).unwrap();
+    } else {
+        // PostgreSQL always enforces the foreign key: deleting the user
+        // deletes the token row with it.
+        s.db().exec("DELETE FROM users WHERE id = ?1", params![id]);
+        assert_eq!(
+            s.db().one::<i64>(
+                "SELECT count(*) FROM tokens WHERE user_id = ?1",
+                params![id]
+            ),
+            0
+        );
+    }
     let r = s.get(USER, Some(&key2));
     assert_eq!(r.status, 401, "{}", r.text());
     let detail = r.json()["detail"].as_str().unwrap_or("").to_string();
@@ -381,4 +399,5 @@ fn username_is_trimmed() {
     s.send_json("PATCH", USER, &json!({"username": "  carol\t"}), Some(&key))
         .assert(200, user_obj(id, "carol", "alice@example.com", "", ""));
     s.login("carol", PASSWORD);
+}
 }
