@@ -75,7 +75,7 @@ fn stored_values(s: &Server) -> Vec<(String, String)> {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         ),
         Backend::Postgres => db.all(
-            "SELECT table_name::text, column_name::text, data_type::text
+            "SELECT table_name::text, column_name::text, lower(data_type::text)
              FROM information_schema.columns WHERE table_schema = current_schema()
              ORDER BY table_name, ordinal_position",
             params![],
@@ -106,6 +106,12 @@ fn stored_values(s: &Server) -> Vec<(String, String)> {
                 .into_iter()
                 .map(|v| v.to_string())
                 .collect(),
+            // The shared throttle's times (NUMERIC, NUMERIC[]), as PostgreSQL prints them.
+            "numeric" | "array" => db.all(
+                &format!("SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"),
+                params![],
+                |r| r.get::<String>(0),
+            ),
             other => panic!("{table}.{column}: a column type the scan does not know: {other}"),
         };
         out.extend(values.into_iter().map(|v| (format!("{table}.{column}"), v)));
