@@ -64,6 +64,7 @@ fn confirm_reset(s: &Server, uid: &str, token: &str) -> Resp {
     )
 }
 
+// SQLite only: a token forged from a backup file; the file bytes searched for restauth.secret.
 #[test]
 fn database_copy_is_not_a_master_key() {
     let s = Server::start();
@@ -96,6 +97,7 @@ fn database_copy_is_not_a_master_key() {
     }
 }
 
+// SQLite only: an old file's `settings` row moves to restauth.secret, erased from the bytes.
 #[test]
 fn a_secret_stored_by_an_older_version_moves_to_its_file() {
     let s = Server::start();
@@ -142,6 +144,7 @@ fn a_secret_stored_by_an_older_version_moves_to_its_file() {
     );
 }
 
+backend_tests! {
 #[test]
 fn database_backup_secret_and_spool_files_are_private() {
     let s = Server::start();
@@ -151,21 +154,25 @@ fn database_backup_secret_and_spool_files_are_private() {
         None,
     );
     s.wait_for_mails(1);
-    let backup = s.dir.0.join("copy.sqlite3");
-    let out = s.cli(&["backup", backup.to_str().unwrap()], "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let db = s.db_path();
-    let mut files = vec![
-        db.clone(),
-        db.with_extension("sqlite3-wal"),
-        db.with_extension("sqlite3-shm"),
-        backup,
-        s.dir.0.join("restauth.secret"),
-    ];
+    let mut files = Vec::new();
+    // The database file, its WAL, a backup and the generated secret exist on SQLite only.
+    if backend() == Backend::Sqlite {
+        let backup = s.dir.0.join("copy.sqlite3");
+        let out = s.cli(&["backup", backup.to_str().unwrap()], "");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let db = s.db_path();
+        files.extend([
+            db.clone(),
+            db.with_extension("sqlite3-wal"),
+            db.with_extension("sqlite3-shm"),
+            backup,
+            s.dir.0.join("restauth.secret"),
+        ]);
+    }
     for entry in std::fs::read_dir(s.spool()).unwrap() {
         files.push(entry.unwrap().path());
     }
@@ -316,12 +323,10 @@ fn login_of_an_account_without_password_costs_a_full_hash() {
     let s = Server::start_with(&[("RESTAUTH_SECURITY_PASSWORD_ITERATIONS", "300000")]);
     let id = s.create_user("social", "social@example.com", PASSWORD);
     // What a Facebook- or Twitter-only account holds.
-    s.sqlite()
-        .execute(
-            "UPDATE users SET password = '!unusable0123456789' WHERE id = ?1",
-            [id],
-        )
-        .unwrap();
+    s.db().exec(
+        "UPDATE users SET password = '!unusable0123456789' WHERE id = ?1",
+        params![id],
+    );
     // Work is measured as the server's CPU time, not as latency.
     let cpu_for = |username: &str| {
         let before = s.cpu_time();
@@ -498,12 +503,10 @@ fn a_username_cannot_be_another_accounts_address() {
     .assert(400, refused);
 
     // A row an older version allowed: mallory named after carol's address.
-    s.sqlite()
-        .execute(
-            "UPDATE users SET username = 'carol@example.org', username_lower = 'carol@example.org' WHERE username_lower = 'mallory@example.org'",
-            [],
-        )
-        .unwrap();
+    s.db().exec(
+        "UPDATE users SET username = 'carol@example.org', username_lower = 'carol@example.org' WHERE username_lower = 'mallory@example.org'",
+        params![],
+    );
     // The address in the username field is tried as an address first: carol gets in.
     let r = s.post_json(
         "/rest-auth/login/",
@@ -626,12 +629,10 @@ fn usernames_are_nfkc_normalised() {
     let key = s.login("ａｌｉｃｅ", PASSWORD);
     // A name stored before normalisation (an older version) still logs in as typed.
     s.create_user("legacy", "legacy@example.org", PASSWORD);
-    s.sqlite()
-        .execute(
-            "UPDATE users SET username = 'ｌｅｇａｃｙ', username_lower = 'ｌｅｇａｃｙ' WHERE username = 'legacy'",
-            [],
-        )
-        .unwrap();
+    s.db().exec(
+        "UPDATE users SET username = 'ｌｅｇａｃｙ', username_lower = 'ｌｅｇａｃｙ' WHERE username = 'legacy'",
+        params![],
+    );
     assert_eq!(s.login("ｌｅｇａｃｙ", PASSWORD).len(), 40);
     let r = s.send_json(
         "PATCH",
@@ -773,7 +774,9 @@ fn forwarding_headers_are_ignored_from_untrusted_peers() {
         "one client: the socket address"
     );
 }
+}
 
+// SQLite only: the generated restauth.secret file takes the owner of the SQLite file.
 #[test]
 fn a_secret_made_by_root_belongs_to_the_database_owner() {
     // SAFETY: geteuid only reads the process's credentials.

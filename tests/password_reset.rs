@@ -30,6 +30,7 @@ fn request_reset(s: &Server, email: &str) {
         );
 }
 
+backend_tests! {
 #[test]
 fn full_reset_flow() {
     let s = Server::start();
@@ -85,10 +86,7 @@ fn no_enumeration_and_no_mail_for_unknown_or_inactive() {
         .assert(400, json!({"email": ["This field is required."]}));
     s.wait_for_mail_requests();
     assert_eq!(s.queued_mail(), 0);
-    let sent: i64 = s
-        .sqlite()
-        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
-        .unwrap();
+    let sent: i64 = s.db().one("SELECT count(*) FROM outbox", params![]);
     assert_eq!(sent, 0);
 }
 
@@ -138,13 +136,12 @@ fn a_login_kills_the_link() {
     let (uid, token) = link_parts(&s.wait_for_mails(1)[0]);
     // Any login changes last_login, which the token is bound to. Logins within
     // the same second keep last_login equal, so move it explicitly.
-    s.sqlite()
-        .execute(
-            "UPDATE users SET last_login = 12345 WHERE username = 'eve'",
-            [],
-        )
-        .unwrap();
+    s.db().exec(
+        "UPDATE users SET last_login = 12345 WHERE username = 'eve'",
+        params![],
+    );
     confirm(&s, &uid, &token, "Good-pass-123").assert(400, json!({"token": ["Invalid value"]}));
     // Expiry after password_reset_timeout is covered by security::reset_token's unit tests
     // (an injected clock), not by waiting here.
+}
 }

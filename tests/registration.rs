@@ -21,6 +21,14 @@ fn key_of(mail: &Mail) -> String {
         .to_string()
 }
 
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+backend_tests! {
 #[test]
 fn register_verify_login() {
     let s = Server::start();
@@ -66,14 +74,10 @@ fn register_verify_login() {
     .assert(404, json!({"detail": "Not found."}));
     assert_eq!(s.login("carol", PASSWORD).len(), 40);
     // The key is stored only as a hash.
-    let stored: i64 = s
-        .sqlite()
-        .query_row(
-            "SELECT count(*) FROM email_confirmations WHERE key_sha256 = ?1",
-            [&restauth::security::tokens::key_hash(&key)[..]],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let stored: i64 = s.db().one(
+        "SELECT count(*) FROM email_confirmations WHERE key_sha256 = ?1",
+        params![&restauth::security::tokens::key_hash(&key)[..]],
+    );
     assert_eq!(stored, 1);
 }
 
@@ -91,12 +95,10 @@ fn verify_email_errors() {
     // Expired keys are refused.
     register(&s, "dave", "dave@example.com");
     let key = key_of(&s.wait_for_mails(1)[0]);
-    s.sqlite()
-        .execute(
-            "UPDATE email_confirmations SET expires_at = strftime('%s','now') - 1",
-            [],
-        )
-        .unwrap();
+    s.db().exec(
+        "UPDATE email_confirmations SET expires_at = ?1",
+        params![now() - 1],
+    );
     s.post_json(
         "/rest-auth/registration/verify-email/",
         &json!({"key": key}),
@@ -317,4 +319,5 @@ fn cli_unverified_and_verify_email() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(s.login("ivan", PASSWORD).len(), 40);
+}
 }

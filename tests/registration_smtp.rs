@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 
+backend_tests! {
 #[test]
 fn confirmation_mail_survives_a_relay_outage_and_a_restart() {
     let port = smtp::unused_port();
@@ -34,11 +35,11 @@ fn confirmation_mail_survives_a_relay_outage_and_a_restart() {
     let mut failed = false;
     for _ in 0..400 {
         let (attempts, error): (i64, Option<String>) = s
-            .sqlite()
-            .query_row("SELECT attempts, last_error FROM outbox", [], |r| {
+            .db()
+            .row("SELECT attempts, last_error FROM outbox", params![], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
-            .unwrap();
+            .expect("the outbox row");
         if attempts >= 1 && error.is_some() {
             failed = true;
             break;
@@ -96,14 +97,10 @@ fn confirmation_mail_survives_a_relay_outage_and_a_restart() {
 fn wait_for_sent(s: &Server, n: i64) {
     let mut sent = 0;
     for _ in 0..400 {
-        sent = s
-            .sqlite()
-            .query_row(
-                "SELECT count(*) FROM outbox WHERE status = 'sent'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap();
+        sent = s.db().one(
+            "SELECT count(*) FROM outbox WHERE status = 'sent'",
+            params![],
+        );
         if sent == n {
             return;
         }
@@ -165,10 +162,8 @@ fn failed_mail_is_listed_and_retried_from_the_cli() {
     assert_eq!(received[0].rcpt_to, vec!["una@example.com".to_string()]);
     wait_for_sent(&s, 1);
     // The retry reset the attempt count: the delivery is attempt 1 of 1.
-    let attempts: i64 = s
-        .sqlite()
-        .query_row("SELECT attempts FROM outbox", [], |r| r.get(0))
-        .unwrap();
+    let attempts: i64 = s.db().one("SELECT attempts FROM outbox", params![]);
     assert_eq!(attempts, 1);
     assert_eq!(relay.messages().len(), 1, "delivered once");
+}
 }

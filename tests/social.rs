@@ -124,11 +124,10 @@ fn fb_login(s: &Server, body: serde_json::Value) -> Resp {
 }
 
 fn user_count(s: &Server) -> i64 {
-    s.sqlite()
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-        .unwrap()
+    s.db().one("SELECT count(*) FROM users", params![])
 }
 
+backend_tests! {
 #[test]
 fn facebook_first_login_creates_the_user_and_the_second_finds_it() {
     let (fb, _tw, s) = setup();
@@ -146,11 +145,11 @@ fn facebook_first_login_creates_the_user_and_the_second_finds_it() {
     let mails = s.wait_for_mails(1);
     assert_eq!(mails[0].header("To").as_deref(), Some("john@example.com"));
     let (password, verified): (String, bool) = s
-        .sqlite()
-        .query_row("SELECT password, email_verified FROM users", [], |r| {
+        .db()
+        .row("SELECT password, email_verified FROM users", params![], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
-        .unwrap();
+        .expect("the user's row");
     assert!(password.starts_with('!'), "unusable password");
     assert!(!verified);
 
@@ -204,10 +203,7 @@ fn email_clash_is_refused_without_linking() {
         json!({"non_field_errors": ["User is already registered with this e-mail address."]}),
     );
     assert_eq!(user_count(&s), 1);
-    let links: i64 = s
-        .sqlite()
-        .query_row("SELECT count(*) FROM social_accounts", [], |r| r.get(0))
-        .unwrap();
+    let links: i64 = s.db().one("SELECT count(*) FROM social_accounts", params![]);
     assert_eq!(links, 0);
 }
 
@@ -337,9 +333,7 @@ fn inactive_social_users_are_refused() {
         fb_login(&s, json!({"access_token": "good-token"})).status,
         200
     );
-    s.sqlite()
-        .execute("UPDATE users SET is_active = 0", [])
-        .unwrap();
+    s.db().exec("UPDATE users SET is_active = 0", params![]);
     fb_login(&s, json!({"access_token": "good-token"})).assert(
         400,
         json!({"non_field_errors": ["Unable to log in with provided credentials."]}),
@@ -411,14 +405,10 @@ fn connect_list_and_disconnect() {
         Some(&key),
     )
     .assert(404, json!({"detail": "Not found."}));
-    let otto_account: i64 = s
-        .sqlite()
-        .query_row(
-            "SELECT id FROM social_accounts WHERE uid = '888'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let otto_account: i64 = s.db().one(
+        "SELECT id FROM social_accounts WHERE uid = '888'",
+        params![],
+    );
     s.post_json(
         &format!("/rest-auth/socialaccounts/{otto_account}/disconnect/"),
         &json!({}),
@@ -458,4 +448,5 @@ fn the_last_way_in_cannot_be_disconnected() {
         400,
         json!({"non_field_errors": ["Your account has no password set up."]}),
     );
+}
 }
