@@ -58,17 +58,17 @@ fn health_is_503_while_postgresql_refuses_the_node_and_200_again_after() {
             .get("/health", None)
             .assert(200, json!({ "status": "ok" }));
         let db: String = server.db().one("SELECT current_database()", params![]);
-        let admin = server.db();
-        let refuse = |allow: bool| {
-            admin.exec(
-                &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS {allow}"),
-                params![],
-            );
-            admin.one::<i64>(
-                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
-                params![],
-            );
+        let mut admin = postgres_admin();
+        let mut refuse = |allow: bool| {
+            admin
+                .batch_execute(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS {allow}"))
+                .unwrap();
+            admin
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                    &[&db],
+                )
+                .unwrap();
         };
         refuse(false);
         let r = server.get("/health", None);

@@ -141,6 +141,14 @@ impl Drop for PgDatabase {
     }
 }
 
+/// A connection to the test PostgreSQL server's maintenance database, as
+/// the role of [`POSTGRES_URL_VAR`] (for what a database cannot do to itself).
+pub fn postgres_admin() -> postgres::Client {
+    let url = postgres_admin_url().expect("a PostgreSQL test");
+    postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR}: {e}"))
+}
+
 /// The server secret test servers on PostgreSQL share (it must be configured there).
 pub const POSTGRES_SECRET_KEY: &str = "test-secret-key-shared-by-every-node-0123456789";
 
