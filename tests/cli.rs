@@ -1,5 +1,5 @@
 //! The `restauth` command line: `user create | list | set-password | deactivate`, `check`,
-//! and configuration errors.
+//! `mail list | retry`, `backup` on PostgreSQL, and configuration errors.
 
 mod common;
 use common::*;
@@ -54,9 +54,7 @@ fn create(s: &Server, username: &str, email: &str, password: &str, extra: &[&str
 }
 
 fn user_count(s: &Server) -> i64 {
-    s.sqlite()
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-        .unwrap()
+    s.db().one("SELECT count(*) FROM users", params![])
 }
 
 fn assert_login_refused(s: &Server, username: &str, password: &str) {
@@ -68,6 +66,7 @@ fn assert_login_refused(s: &Server, username: &str, password: &str) {
     .assert(400, json!({"non_field_errors": [UNABLE]}));
 }
 
+backend_tests! {
 #[test]
 fn create_then_login() {
     let s = Server::start();
@@ -91,11 +90,8 @@ fn create_then_login() {
     assert!(stdout(&o).contains("alice"), "{}", stdout(&o));
     let key = s.login("alice", PASSWORD);
     let pk: i64 = s
-        .sqlite()
-        .query_row("SELECT id FROM users WHERE username = 'alice'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+        .db()
+        .one("SELECT id FROM users WHERE username = 'alice'", params![]);
     s.get("/rest-auth/user/", Some(&key)).assert(
         200,
         json!({"pk": pk, "username": "alice", "email": "alice@example.com", "first_name": "Alice", "last_name": "Liddell"}),
@@ -109,11 +105,8 @@ fn create_then_login() {
     assert_eq!(r.status, 200, "{}", r.text());
     // Stored as a Django hash.
     let hash: String = s
-        .sqlite()
-        .query_row("SELECT password FROM users WHERE id = ?1", [pk], |r| {
-            r.get(0)
-        })
-        .unwrap();
+        .db()
+        .one("SELECT password FROM users WHERE id = ?1", params![pk]);
     assert!(
         hash.starts_with(&format!("pbkdf2_sha256${TEST_ITERATIONS}$")),
         "{hash}"
@@ -255,14 +248,10 @@ fn deactivate_blocks_login_and_tokens() {
     // Tokens are revoked on deactivation.
     s.get("/rest-auth/user/", Some(&key))
         .assert(401, json!({"detail": "Invalid token."}));
-    let active: i64 = s
-        .sqlite()
-        .query_row(
-            "SELECT is_active FROM users WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let active: i64 = s.db().one(
+        "SELECT is_active FROM users WHERE username = 'alice'",
+        params![],
+    );
     assert_eq!(active, 0);
     // Other users are untouched.
     assert_eq!(s.get("/rest-auth/user/", Some(&bob_key)).status, 200);
@@ -278,6 +267,75 @@ fn check_exits_zero() {
     assert_ok(&s.cli(&["check"], ""));
 }
 
+#[test]
+fn mail_list_shows_a_failed_message_and_retry_queues_it_again() {
+    let s = Server::start_with(&[("RESTAUTH_MAIL_POLL_INTERVAL", "100ms")]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // A message whose delivery failed for good (the worker leaves it alone).
+    assert_eq!(
+        s.db().exec(
+            "INSERT INTO outbox (created_at, kind, to_address, subject, body_text, status, attempts, next_attempt_at, last_error)
+             VALUES (?1, '', ?2, 'Hello there', 'A message.', 'failed', 3, ?1, 'relay refused')",
+            params![now, "una@example.com"],
+        ),
+        1
+    );
+    let o = s.cli(&["mail", "list"], "");
+    assert_ok(&o);
+    let listed = stdout(&o);
+    for needle in [
+        "failed",
+        "una@example.com",
+        "Hello there",
+        "relay refused",
+        "1 message(s)",
+    ] {
+        assert!(listed.contains(needle), "{needle} missing:\n{listed}");
+    }
+
+    let o = s.cli(&["mail", "retry"], "");
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("1 failed message(s) queued again"),
+        "{}",
+        stdout(&o)
+    );
+    // The running server delivers it, once, as attempt 1 (the retry reset the count).
+    let mails = s.wait_for_mails(1);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].header("To").as_deref(), Some("una@example.com"));
+    let mut sent = None;
+    for _ in 0..400 {
+        sent = s.db().row(
+            "SELECT attempts, status FROM outbox WHERE status = 'sent'",
+            params![],
+            |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
+        );
+        if sent.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert_eq!(sent, Some((1, "sent".to_string())), "{}", s.logs());
+    // Nothing is left to retry.
+    let o = s.cli(&["mail", "retry"], "");
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("0 failed message(s) queued again"),
+        "{}",
+        stdout(&o)
+    );
+    let o = s.cli(&["mail", "list"], "");
+    assert_ok(&o);
+    assert!(stdout(&o).contains("sent"), "{}", stdout(&o));
+}
+}
+
+// SQLite-only: the configuration is refused before any database is opened;
+// what is checked beyond the message is that no SQLite file was created.
 #[test]
 fn unknown_config_key_is_named() {
     let dir = TempDir::new();
@@ -306,4 +364,16 @@ fn unknown_config_key_is_named() {
         !db.exists(),
         "a bad configuration must not create the database"
     );
+}
+
+#[test]
+fn backup_on_postgresql_says_to_use_pg_dump() {
+    run_on(Backend::Postgres, || {
+        let s = Server::start();
+        let copy = s.dir.0.join("copy.sqlite3");
+        let o = s.cli(&["backup", copy.to_str().unwrap()], "");
+        assert_fails_with(&o, &["restauth backup copies the SQLite file", "pg_dump"]);
+        assert!(!stdout(&o).contains("backing up"), "{}", stdout(&o));
+        assert!(!copy.exists(), "nothing written");
+    });
 }

@@ -20,6 +20,7 @@ fn post(s: &Server, content_type: Option<&str>, body: &[u8]) -> Resp {
     s.request("POST", "/rest-auth/login/", &headers, body)
 }
 
+backend_tests! {
 #[test]
 fn huge_declared_length_is_refused_without_crashing() {
     let s = Server::start();
@@ -198,10 +199,7 @@ fn strange_field_values() {
         login(json!({"username": "alice", "password": PASSWORD, "admin": true})).status,
         200
     );
-    let users: i64 = s
-        .sqlite()
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-        .unwrap();
+    let users: i64 = s.db().one("SELECT count(*) FROM users", params![]);
     assert_eq!(users, 1, "the users table survived");
     still_alive(&s);
 }
@@ -293,4 +291,5 @@ fn stalled_bodies_free_their_workers() {
         c.read_exact(&mut head).unwrap();
         assert_eq!(&head, b"HTTP/1.1 408");
     }
+}
 }

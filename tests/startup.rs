@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 
+// SQLite-only: it overwrites the pages of the SQLite file.
 #[test]
 fn a_corrupt_database_stops_the_server() {
     let dir = TempDir::new();
@@ -50,6 +51,7 @@ fn a_corrupt_database_stops_the_server() {
     }
 }
 
+// SQLite-only: about a missing SQLite file (and its secret file) not being created.
 #[test]
 fn check_and_backup_refuse_a_database_that_does_not_exist() {
     // A wrong --config (or a typo in database.path) must not quietly create,
@@ -79,6 +81,27 @@ fn check_and_backup_refuse_a_database_that_does_not_exist() {
     );
 }
 
+/// The variables that point a command at `s`'s database: none on SQLite (the
+/// configuration file names it), the database URL and shared secret on PostgreSQL.
+fn database_env(s: &Server) -> Vec<(String, String)> {
+    if backend() == Backend::Sqlite {
+        return Vec::new();
+    }
+    // The URL the harness gave the server: its admin URL with this database.
+    let name: String = s.db().one("SELECT current_database()", params![]);
+    let admin = std::env::var(POSTGRES_URL_VAR).expect("set for the PostgreSQL variant");
+    let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+    let server = &base[..base.rfind('/').expect("a /dbname in the URL")];
+    vec![
+        (
+            "RESTAUTH_DATABASE_URL".to_string(),
+            format!("{server}/{name}?{query}"),
+        ),
+        ("RESTAUTH_SECURITY_SECRET_KEY".to_string(), s.secret_key()),
+    ]
+}
+
+backend_tests! {
 #[test]
 fn a_misspelt_environment_variable_is_a_warning() {
     // `serve`: the server starts, and its log names the variable that names
@@ -101,11 +124,14 @@ fn a_misspelt_environment_variable_is_a_warning() {
     assert!(!logs.contains("RESTAUTH_ACCOUNTS_LOGOUT_ON_GET"), "{logs}");
 
     // Any other command warns the same way, on stderr, and still runs.
-    let env = [
-        ("RESTAUTH_MAIL_SMPT_HOST", "relay"),
-        ("RESTAUTH_MAIL_SMTP_HOST", "relay"),
-    ]
-    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let mut env = database_env(&s);
+    env.extend(
+        [
+            ("RESTAUTH_MAIL_SMPT_HOST", "relay"),
+            ("RESTAUTH_MAIL_SMTP_HOST", "relay"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
     let out = run_cli(&s.config, &env, &["user", "list"], "");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -117,4 +143,8 @@ fn a_misspelt_environment_variable_is_a_warning() {
         "{stderr}"
     );
     assert!(!stderr.contains("RESTAUTH_MAIL_SMTP_HOST"), "{stderr}");
+    // It ran on the server's database.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("alice@example.com"), "{stdout}");
+}
 }

@@ -31,6 +31,7 @@ fn bad_login(s: &Server, who: &str) -> Resp {
     )
 }
 
+backend_tests! {
 #[test]
 fn login_rate_per_client_address() {
     let s = Server::start_with(&[
@@ -451,4 +452,5 @@ fn a_login_flood_is_shed_with_429_not_queued() {
     );
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(statuses.contains(&400), "{statuses:?}");
+}
 }
