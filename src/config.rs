@@ -376,7 +376,11 @@ pub struct ConfigError(String);
 /// `RESTAUTH_*` variables read on purpose by something else (`RESTAUTH_BIN`:
 /// the binary `.ci/schemathesis.sh` tests; `RESTAUTH_TEST_POSTGRES_URL`: the
 /// tests' PostgreSQL server, from `.ci/postgres.sh`): no warning for them.
-const NOT_KEYS: [&str; 2] = ["RESTAUTH_BIN", "RESTAUTH_TEST_POSTGRES_URL"];
+const NOT_KEYS: [&str; 3] = [
+    "RESTAUTH_BIN",
+    "RESTAUTH_COPY_TO",
+    "RESTAUTH_TEST_POSTGRES_URL",
+];
 
 /// Configuration and the warnings to print about it.
 type Loaded = Result<(Config, Vec<String>), ConfigError>;

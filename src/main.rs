@@ -35,10 +35,25 @@ enum Command {
     Mail(MailCommand),
     /// Check the configuration and the database, then exit.
     Check,
+    /// Move data between backends.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Write a consistent copy of the database to PATH (a new file), even while the server runs.
     Backup {
         /// Where to write the copy; refused if it exists.
         path: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Copy this (SQLite) database into an empty PostgreSQL database: users, hashes,
+    /// tokens, confirmation keys, social accounts, queued mail, settings.
+    Copy {
+        /// The target, postgres://USER:PASSWORD@HOST:PORT/DBNAME?sslmode=…; better given
+        /// as RESTAUTH_COPY_TO, which keeps the password out of the process list.
+        #[arg(long, env = "RESTAUTH_COPY_TO", hide_env_values = true)]
+        to: String,
     },
 }
 
@@ -179,6 +194,28 @@ fn run(cli: Cli) -> Result<(), Fail> {
         }
         Command::User(cmd) => user_command(&app, cmd),
         Command::Mail(cmd) => mail_command(&app, cmd),
+        Command::Db(DbCommand::Copy { to }) => {
+            let Some(sqlite) = app.pool.as_sqlite() else {
+                return Err(Fail(
+                    "restauth db copy reads a SQLite database; this configuration is on PostgreSQL already (use pg_dump to move it)".into(),
+                ));
+            };
+            let started = std::time::Instant::now();
+            let copied = restauth::db::copy::sqlite_to_postgres(
+                sqlite.path(),
+                app.config.database.busy_timeout,
+                &to,
+                |line| restauth::log!("restauth: {line}"),
+            )?;
+            let rows: i64 = copied.iter().map(|(_, n)| n).sum();
+            println!(
+                "copied {rows} rows ({}) in {:.1} s; start the nodes with this URL as database.url and the same server secret as {}",
+                copied.iter().map(|(t, n)| format!("{t}: {n}")).collect::<Vec<_>>().join(", "),
+                started.elapsed().as_secs_f64(),
+                app.config.security.secret_key_path(sqlite.path()).display()
+            );
+            Ok(())
+        }
     }
 }
 

@@ -61,64 +61,6 @@ fn stored_hash(server: &Server, username: &str) -> String {
     )
 }
 
-/// Every non-NULL value of every column of every table of the server's
-/// database, on either backend, as `(table.column, value)`: text as stored,
-/// integers in decimal, bytes both as (lossy) text and as lowercase hex, so
-/// that a secret stored in any form shows up in a `contains`.
-fn stored_values(s: &Server) -> Vec<(String, String)> {
-    let db = s.db();
-    let columns: Vec<(String, String, String)> = match backend() {
-        Backend::Sqlite => db.all(
-            "SELECT m.name, p.name, lower(p.type) FROM sqlite_master m, pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid",
-            params![],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        ),
-        Backend::Postgres => db.all(
-            "SELECT table_name::text, column_name::text, lower(data_type::text)
-             FROM information_schema.columns WHERE table_schema = current_schema()
-             ORDER BY table_name, ordinal_position",
-            params![],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        ),
-    };
-    assert!(
-        columns
-            .iter()
-            .any(|(t, c, _)| t == "tokens" && c == "key_sha256"),
-        "the scan must see the token table: {columns:?}"
-    );
-    let mut out = Vec::new();
-    for (table, column, ty) in columns {
-        let sql = format!("SELECT \"{column}\" FROM \"{table}\" WHERE \"{column}\" IS NOT NULL");
-        let values: Vec<String> = match ty.as_str() {
-            "text" => db.all(&sql, params![], |r| r.get::<String>(0)),
-            "blob" | "bytea" => db
-                .all(&sql, params![], |r| r.get::<Vec<u8>>(0))
-                .into_iter()
-                .map(|b| {
-                    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                    format!("{}{hex}", String::from_utf8_lossy(&b))
-                })
-                .collect(),
-            "integer" | "bigint" | "smallint" => db
-                .all(&sql, params![], |r| r.get::<i64>(0))
-                .into_iter()
-                .map(|v| v.to_string())
-                .collect(),
-            // The shared throttle's times (NUMERIC, NUMERIC[]), as PostgreSQL prints them.
-            "numeric" | "array" => db.all(
-                &format!("SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"),
-                params![],
-                |r| r.get::<String>(0),
-            ),
-            other => panic!("{table}.{column}: a column type the scan does not know: {other}"),
-        };
-        out.extend(values.into_iter().map(|v| (format!("{table}.{column}"), v)));
-    }
-    out
-}
-
 backend_tests! {
 #[test]
 fn username_is_case_insensitive() {
@@ -417,7 +359,7 @@ fn every_login_issues_a_new_key_and_only_its_sha256_is_stored() {
     assert_eq!(rows, expected);
 
     // No column of any token row (nor of any other table) holds the key, in any form.
-    let values = stored_values(&s);
+    let values = s.stored_values();
     assert!(
         values.iter().any(|(at, _)| at == "tokens.key_sha256"),
         "the token rows are scanned"

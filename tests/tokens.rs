@@ -13,58 +13,6 @@ fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
-/// Every non-NULL value of every column of every table of the server's
-/// database, on either backend, as `(table.column, value)`: text as stored,
-/// integers in decimal, bytes both as (lossy) text and as lowercase hex, so
-/// that a secret stored in any form shows up in a `contains`.
-fn stored_values(s: &Server) -> Vec<(String, String)> {
-    let db = s.db();
-    let columns: Vec<(String, String, String)> = match backend() {
-        Backend::Sqlite => db.all(
-            "SELECT m.name, p.name, lower(p.type) FROM sqlite_master m, pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid",
-            params![],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        ),
-        Backend::Postgres => db.all(
-            "SELECT table_name::text, column_name::text, data_type::text
-             FROM information_schema.columns WHERE table_schema = current_schema()
-             ORDER BY table_name, ordinal_position",
-            params![],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        ),
-    };
-    assert!(
-        columns
-            .iter()
-            .any(|(t, c, _)| t == "tokens" && c == "key_sha256"),
-        "the scan must see the token table: {columns:?}"
-    );
-    let mut out = Vec::new();
-    for (table, column, ty) in columns {
-        let sql = format!("SELECT \"{column}\" FROM \"{table}\" WHERE \"{column}\" IS NOT NULL");
-        let values: Vec<String> = match ty.as_str() {
-            "text" => db.all(&sql, params![], |r| r.get::<String>(0)),
-            "blob" | "bytea" => db
-                .all(&sql, params![], |r| r.get::<Vec<u8>>(0))
-                .into_iter()
-                .map(|b| {
-                    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                    format!("{}{hex}", String::from_utf8_lossy(&b))
-                })
-                .collect(),
-            "integer" | "bigint" | "smallint" => db
-                .all(&sql, params![], |r| r.get::<i64>(0))
-                .into_iter()
-                .map(|v| v.to_string())
-                .collect(),
-            other => panic!("{table}.{column}: a column type the scan does not know: {other}"),
-        };
-        out.extend(values.into_iter().map(|v| (format!("{table}.{column}"), v)));
-    }
-    out
-}
-
 backend_tests! {
 #[test]
 fn two_devices_logout_of_one_keeps_the_other() {
@@ -169,7 +117,7 @@ fn tokens_survive_a_restart_and_only_hashes_are_stored() {
     let s = s.restart();
     assert_eq!(s.get("/rest-auth/user/", Some(&key)).status, 200);
     // No stored value holds the key, in any form (the control: its hash is there).
-    let values = stored_values(&s);
+    let values = s.stored_values();
     let hash: String = Sha256::digest(key.as_bytes())
         .iter()
         .map(|x| format!("{x:02x}"))

@@ -10,6 +10,7 @@
 //! transactions, how a unique violation is reported) lives in one module per
 //! backend: [`sqlite`].
 
+pub mod copy;
 pub mod pg;
 pub mod sqlite;
 

@@ -46,6 +46,11 @@ fn postgres_admin_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// Whether the PostgreSQL variants run here (see [`POSTGRES_URL_VAR`]).
+pub fn postgres_available() -> bool {
+    postgres_admin_url().is_some()
+}
+
 /// Runs `test` with its servers on `backend`. The PostgreSQL variant without
 /// [`POSTGRES_URL_VAR`] says it was skipped and passes, so that `cargo test`
 /// works on a machine without PostgreSQL.
@@ -95,13 +100,15 @@ macro_rules! backend_tests {
 }
 
 /// A database of its own for one test on PostgreSQL, dropped with the test's server.
-struct PgDatabase {
+pub struct PgDatabase {
     name: String,
-    url: String,
+    /// Its URL, with the test role's credentials.
+    pub url: String,
 }
 
 impl PgDatabase {
-    fn create() -> PgDatabase {
+    /// A new, empty database on the test server (only when [`postgres_available`]).
+    pub fn create() -> PgDatabase {
         static N: AtomicUsize = AtomicUsize::new(0);
         let admin = postgres_admin_url().expect("checked by run_on");
         let name = format!(
@@ -456,6 +463,65 @@ impl Server {
             None => restauth::db::Pool::open_sqlite(&self.db_path(), Duration::from_secs(5)),
         };
         TestDb(pool.expect("open the test database"))
+    }
+
+    /// Every non-NULL value of every column of every table of the server's
+    /// database, on either backend, as `(table.column, value)`: text as stored,
+    /// integers in decimal, bytes both as (lossy) text and as lowercase hex, so
+    /// that a secret stored in any form shows up in a `contains`.
+    pub fn stored_values(&self) -> Vec<(String, String)> {
+        let db = self.db();
+        let columns: Vec<(String, String, String)> = match backend() {
+            Backend::Sqlite => db.all(
+                "SELECT m.name, p.name, lower(p.type) FROM sqlite_master m, pragma_table_info(m.name) p
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            ),
+            Backend::Postgres => db.all(
+                "SELECT table_name::text, column_name::text, lower(data_type::text)
+                 FROM information_schema.columns WHERE table_schema = current_schema()
+                 ORDER BY table_name, ordinal_position",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            ),
+        };
+        assert!(
+            columns
+                .iter()
+                .any(|(t, c, _)| t == "tokens" && c == "key_sha256"),
+            "the scan must see the token table: {columns:?}"
+        );
+        let mut out = Vec::new();
+        for (table, column, ty) in columns {
+            let sql =
+                format!("SELECT \"{column}\" FROM \"{table}\" WHERE \"{column}\" IS NOT NULL");
+            let values: Vec<String> = match ty.as_str() {
+                "text" => db.all(&sql, params![], |r| r.get::<String>(0)),
+                "blob" | "bytea" => db
+                    .all(&sql, params![], |r| r.get::<Vec<u8>>(0))
+                    .into_iter()
+                    .map(|b| {
+                        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                        format!("{}{hex}", String::from_utf8_lossy(&b))
+                    })
+                    .collect(),
+                "integer" | "bigint" | "smallint" => db
+                    .all(&sql, params![], |r| r.get::<i64>(0))
+                    .into_iter()
+                    .map(|v| v.to_string())
+                    .collect(),
+                // The shared throttle's times (NUMERIC, NUMERIC[]), as PostgreSQL prints them.
+                "numeric" | "array" => db.all(
+                    &format!("SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"),
+                    params![],
+                    |r| r.get::<String>(0),
+                ),
+                other => panic!("{table}.{column}: a column type the scan does not know: {other}"),
+            };
+            out.extend(values.into_iter().map(|v| (format!("{table}.{column}"), v)));
+        }
+        out
     }
 
     /// The server secret (reset links): the generated file on SQLite, the
