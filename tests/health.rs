@@ -58,6 +58,16 @@ fn health_is_503_while_postgresql_refuses_the_node_and_200_again_after() {
             .get("/health", None)
             .assert(200, json!({ "status": "ok" }));
         let db: String = server.db().one("SELECT current_database()", params![]);
+        // restauth's sessions bound their waits (a hung database fails requests, not workers).
+        let setting = |name: &str| {
+            server
+                .db()
+                .one::<String>(&format!("SHOW {name}"), params![])
+        };
+        assert_eq!(
+            (setting("statement_timeout"), setting("lock_timeout")),
+            ("30s".to_string(), "5s".to_string())
+        );
         let mut admin = postgres_admin();
         let mut refuse = |allow: bool| {
             admin

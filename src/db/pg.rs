@@ -32,6 +32,9 @@ pub const MAX_ATTEMPTS: u32 = 10;
 /// apply each step once ("restauth" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7265_7374_6175_7468;
 
+/// The longest one statement may run (and a silent connection may stay unanswered).
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Statements cached per connection; beyond that the cache starts over.
 const MAX_CACHED_STATEMENTS: usize = 256;
 
@@ -53,6 +56,8 @@ pub enum SslMode {
 /// A parsed `postgres://` URL: the client's configuration and how to do TLS.
 pub struct Target {
     config: ::postgres::Config,
+    /// `database.busy_timeout`, as PostgreSQL's `lock_timeout`.
+    lock_timeout: Duration,
     ssl: SslMode,
     root_cert: Option<String>,
     /// `host:port/dbname`, for messages (never the user or password).
@@ -122,6 +127,7 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
         .to_string();
     Ok(Target {
         config,
+        lock_timeout: Duration::from_secs(5),
         ssl,
         root_cert,
         display: format!("{host}:{port}/{db}"),
@@ -133,6 +139,23 @@ impl Target {
         let mut config = self.config.clone();
         config.connect_timeout(timeout);
         config.application_name("restauth");
+        // A database that stops answering (a network partition) fails the
+        // request in bounded time instead of holding a worker forever.
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
+        config.tcp_user_timeout(STATEMENT_TIMEOUT);
+        // A row lock is waited for as long as SQLite waits for its write lock.
+        // Ours first: an `options` of the URL's own comes after and wins.
+        let ours = format!(
+            "-c lock_timeout={} -c statement_timeout={}",
+            self.lock_timeout.as_millis(),
+            STATEMENT_TIMEOUT.as_millis()
+        );
+        let options = match self.config.get_options() {
+            Some(theirs) => format!("{ours} {theirs}"),
+            None => ours,
+        };
+        config.options(&options);
         let client = match self.ssl {
             SslMode::Disable => config.connect(::postgres::NoTls),
             _ => config.connect(tls::connector(self.ssl, self.root_cert.as_deref())?),
@@ -147,6 +170,7 @@ impl Target {
         Ok(PgConn {
             client,
             statements: HashMap::new(),
+            in_transaction: false,
         })
     }
 }
@@ -252,6 +276,8 @@ mod tls {
 pub struct PgConn {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// Between BEGIN and COMMIT/ROLLBACK; a connection left so (a panic) is not reused.
+    in_transaction: bool,
 }
 
 impl PgConn {
@@ -314,6 +340,10 @@ pub(super) fn error(e: ::postgres::Error) -> DbError {
         Some(&SqlState::UNIQUE_VIOLATION) => DbError::UniqueViolation,
         Some(&SqlState::T_R_SERIALIZATION_FAILURE) | Some(&SqlState::T_R_DEADLOCK_DETECTED) => {
             DbError::Conflict
+        }
+        // lock_timeout or statement_timeout: busy, as SQLite's busy timeout.
+        Some(&SqlState::LOCK_NOT_AVAILABLE) | Some(&SqlState::QUERY_CANCELED) => {
+            DbError::Unavailable(describe(&e))
         }
         _ if e.is_closed() => {
             DbError::Unavailable(format!("the connection closed: {}", describe(&e)))
@@ -438,7 +468,8 @@ impl Drop for Taken<'_> {
     fn drop(&mut self) {
         let mut state = self.pool.lock();
         state.taken -= 1;
-        if let Some(conn) = self.conn.take().filter(|c| !c.client.is_closed()) {
+        let reusable = |c: &PgConn| !c.client.is_closed() && !c.in_transaction;
+        if let Some(conn) = self.conn.take().filter(reusable) {
             state.idle.push(conn);
         }
         self.pool.freed.notify_one();
@@ -448,7 +479,8 @@ impl Drop for Taken<'_> {
 impl Pool {
     /// Connects to `target`, brings its schema to [`SCHEMA_VERSION`] and keeps
     /// that first connection.
-    pub fn open(target: Target, max: usize, wait: Duration) -> Result<Pool, DbError> {
+    pub fn open(mut target: Target, max: usize, wait: Duration) -> Result<Pool, DbError> {
+        target.lock_timeout = wait;
         let mut first = target.connect(wait.max(Duration::from_secs(5)))?;
         migrate(&mut first)?;
         Ok(Pool {
@@ -523,6 +555,7 @@ impl Pool {
         let conn = taken.conn.as_mut().expect("set by take");
         let mut attempt = 1;
         loop {
+            conn.in_transaction = true;
             conn.client
                 .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
                 .map_err(error)?;
@@ -533,12 +566,16 @@ impl Pool {
             };
             match out {
                 Ok(value) => match conn.client.batch_execute("COMMIT").map_err(error) {
-                    Ok(()) => return Ok(value),
+                    Ok(()) => {
+                        conn.in_transaction = false;
+                        return Ok(value);
+                    }
                     Err(DbError::Conflict) if attempt < MAX_ATTEMPTS => {}
                     Err(e) => return Err(e.into()),
                 },
                 Err(e) => {
                     conn.client.batch_execute("ROLLBACK").map_err(error)?;
+                    conn.in_transaction = false;
                     if !(conflict && attempt < MAX_ATTEMPTS) {
                         return Err(e);
                     }
