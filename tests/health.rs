@@ -96,3 +96,24 @@ fn health_is_503_while_postgresql_refuses_the_node_and_200_again_after() {
         assert!(server.wait_for_log("health: the database answers again"));
     });
 }
+
+// SQLite-only: another process holds the file's write lock.
+#[test]
+fn a_write_that_waits_past_the_busy_timeout_is_503_not_500() {
+    let server = Server::start_with(&[("RESTAUTH_DATABASE_BUSY_TIMEOUT", "200ms")]);
+    server.create_user("alice", "alice@example.com", PASSWORD);
+    let key = server.login("alice", PASSWORD);
+    let holder = server.sqlite();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let r = server.post_json("/rest-auth/logout/", &json!({}), Some(&key));
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("Retry-After"), Some("1"));
+    assert_eq!(
+        r.json(),
+        json!({"detail": "The server is busy; try again shortly."})
+    );
+    // Nothing was lost: the logout can be repeated once the lock is gone.
+    let r = server.post_json("/rest-auth/logout/", &json!({}), Some(&key));
+    assert_eq!(r.status, 200, "{}", r.text());
+}

@@ -266,6 +266,13 @@ pub(super) fn error(e: rusqlite::Error) -> DbError {
         {
             DbError::UniqueViolation
         }
+        // The busy timeout ran out: busy, not broken (503 with Retry-After, as on PostgreSQL).
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::DatabaseBusy
+                || f.code == rusqlite::ErrorCode::DatabaseLocked =>
+        {
+            DbError::Unavailable(e.to_string())
+        }
         rusqlite::Error::FromSqlConversionFailure(i, _, why) => {
             DbError::Conversion(*i, why.to_string())
         }
