@@ -24,6 +24,14 @@
 #   SKIP_SECURITY=0    1 = skip bench/security.sh (throttle cost, reset timing) at the end
 #   COMPARE_BIN        another restauth binary (e.g. an earlier commit's, built in a worktree):
 #                      scenario 1 runs against it too, in this run, for a same-run ratio
+#   BENCH_POSTGRES_URL postgres://… of a role that may create databases (else RESTAUTH_TEST_POSTGRES_URL):
+#                      scenario 6, the same GET /user/ and login on PostgreSQL (a fresh database
+#                      restauth_bench_<stamp>, dropped at exit), round trips per request, and
+#                      GET /user/ over PG_NODES nodes on that one database
+#   SKIP_POSTGRES=0    1 = skip scenario 6 even when a URL is set
+#   PG_NODES=3         nodes of scenario 6's multi-node run
+#   PG_COUNT_N=200     GET /user/ requests whose round trips are counted at the wire (logins: 3)
+#   PG_SPLIT_WORKERS=1 also run the multi-node GET with WORKERS shared out between the nodes (0 = not)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,6 +51,12 @@ WRK_THREADS=${WRK_THREADS:-2}
 WARMUP=${WARMUP:-1}
 PBKDF2_N=${PBKDF2_N:-7}
 KEEP_TMP=${KEEP_TMP:-0}
+SKIP_POSTGRES=${SKIP_POSTGRES:-0}
+PG_NODES=${PG_NODES:-3}
+PG_COUNT_N=${PG_COUNT_N:-200}
+PG_SPLIT_WORKERS=${PG_SPLIT_WORKERS:-1}
+# Read before the RESTAUTH_* variables are removed below.
+PG_ADMIN_URL=${BENCH_POSTGRES_URL:-${RESTAUTH_TEST_POSTGRES_URL:-}}
 PASSWORD='bench-Pa55word-not-secret'
 
 T0=$(date +%s)
@@ -86,6 +100,15 @@ cleanup() {
     local rc=$?
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # Scenario 6's database: dropped once its nodes are gone (KEEP_TMP=1 keeps it for a look).
+    if [ -n "${PG_DB_CREATED:-}" ]; then
+        if [ "$KEEP_TMP" = 1 ]; then
+            say "PostgreSQL database $PG_DB kept (KEEP_TMP=1): DROP DATABASE $PG_DB"
+        else
+            psql -XAtq -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
+                say "warning: could not drop the PostgreSQL database $PG_DB"
+        fi
+    fi
     if [ "$KEEP_TMP" = 1 ] || [ "$rc" -ne 0 ]; then
         say "temporary files kept in $TMP"
     else
@@ -358,10 +381,323 @@ brief() { # one line per scenario while running
 import json, sys
 w = json.load(open(sys.argv[1]))
 extra = ", %.1f ms CPU/login over %d logins" % (w["cpu_per_login_s"] * 1000, w["logins"]) if w.get("cpu_per_login_s") else ""
+if w.get("db_cores") is not None:
+    extra += ", PostgreSQL backends %.2f cores (%.2f waiting for a CPU on average)" % (w["db_cores"], w["db_waiting"])
 print("    %s: %s req/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d, server %.2f cores, machine busy %.2f cores, starved connections %s%s" % (
     w["name"], format(round(w["rps"], 1), ","), w["p50_us"] / 1000, w["p99_us"] / 1000, w["non2xx"],
     w["server_cores"], w["machine_busy_cores"], w.get("starved_connections", "-"), extra))
 EOF
+}
+
+# --- scenario 6: PostgreSQL (helpers) ----------------------------------------------------
+# psql takes its connection from PG* variables (set by pg_env from the URL), so that no
+# password is on a command line; restauth gets its URL and secret through its environment.
+pg_env() { # URL: prints export lines of PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE…
+    python3 - "$1" <<'EOF'
+import shlex, sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1])
+if p.scheme not in ("postgres", "postgresql"):
+    sys.exit("not a postgres:// URL")
+q = dict(u.parse_qsl(p.query))
+env = {"PGHOST": q.get("host") or p.hostname or "localhost", "PGPORT": str(q.get("port") or p.port or 5432)}
+if p.username: env["PGUSER"] = u.unquote(p.username)
+if p.password: env["PGPASSWORD"] = u.unquote(p.password)
+env["PGDATABASE"] = u.unquote(p.path.lstrip("/")) or env.get("PGUSER", "postgres")
+for key, name in (("sslmode", "PGSSLMODE"), ("sslrootcert", "PGSSLROOTCERT"), ("connect_timeout", "PGCONNECT_TIMEOUT")):
+    if key in q: env[name] = q[key]
+for k, v in env.items(): print("export %s=%s" % (k, shlex.quote(v)))
+EOF
+}
+
+pg_url() { # URL DBNAME [HOST:PORT]: the URL with another database (and, given HOST:PORT, that address, without TLS)
+    python3 - "$@" <<'EOF'
+import sys, urllib.parse as u
+url, db = sys.argv[1], sys.argv[2]
+p = u.urlsplit(url)
+netloc, q = p.netloc, u.parse_qsl(p.query, keep_blank_values=True)
+if len(sys.argv) > 3:
+    userinfo = netloc.rpartition("@")[0]
+    netloc = (userinfo + "@" if userinfo else "") + sys.argv[3]
+    q = [(k, v) for k, v in q if k not in ("sslmode", "sslrootcert", "host", "hostaddr", "port")] + [("sslmode", "disable")]
+print(u.urlunsplit((p.scheme, netloc, "/" + u.quote(db), u.urlencode(q), "")))
+EOF
+}
+
+pgq() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; } # the maintenance database unless -d is given
+
+# pg_serve URL [VAR=VALUE…]: restauth on PostgreSQL, for start_server (the exec keeps the pid).
+# The mail worker only polls once an hour, so that it adds no statements to the counts.
+pg_serve() {
+    local url=$1 kv
+    shift
+    cd "$TMP" || exit 1
+    export RESTAUTH_DATABASE_URL=$url RESTAUTH_SECURITY_SECRET_KEY=$PG_SECRET RESTAUTH_MAIL_POLL_INTERVAL=1h
+    for kv in "$@"; do export "${kv?}"; done
+    exec "$BIN" --config "$TMP/auth.toml" serve
+}
+
+# Waits until no session is connected to the benchmark database: a backend writes its
+# statistics when it exits, so pg_stat_database is exact once its nodes have stopped.
+pg_quiesce() {
+    local i
+    for i in $(seq 1 100); do
+        [ "$(pgq -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$PG_DB'")" = 0 ] && return 0
+        sleep 0.1
+    done
+    say "warning: sessions on $PG_DB still open after 10 s; its statistics may lag"
+}
+
+pg_stat_snap() { # NAME: the database's transaction and row counters, once every node has disconnected
+    pg_quiesce
+    pgq -F ' ' -c "SELECT xact_commit, xact_rollback, tup_returned, tup_fetched FROM pg_stat_database WHERE datname = '$PG_DB'" \
+        >"$RES/pgstat_$1.txt"
+    echo "$1" >>"$RES/pgstat_order.txt"
+}
+
+# pg_requests NAME LOG...: requests that reach the database (not the priming ones), from the nodes' log lines.
+pg_requests() {
+    local name=$1
+    shift
+    python3 - "$RES/pg_requests.json" "$name" "$@" <<'EOF'
+import json, os, sys
+path, name, logs = sys.argv[1], sys.argv[2], sys.argv[3:]
+d = json.load(open(path)) if os.path.exists(path) else {}
+c = {"get": 0, "login": 0, "other": 0}
+for log in logs:
+    for line in open(log, errors="replace"):
+        if " GET /rest-auth/user/ " in line: c["get"] += 1
+        elif " POST /rest-auth/login/ " in line: c["login"] += 1
+        elif " /rest-auth/" in line: c["other"] += 1
+d[name] = c
+json.dump(d, open(path, "w"))
+EOF
+}
+
+# CPU of the PostgreSQL backends serving the benchmark database, and the time they spent runnable
+# but waiting for a CPU (/proc/PID/schedstat, field 2, ns): "pid ticks wait_ns" per backend.
+# PostgreSQL on this machine only.
+pg_backend_ticks() {
+    [ "$PG_LOCAL" = 1 ] || return 0
+    local p w
+    for p in $(pgq -c "SELECT pid FROM pg_stat_activity WHERE datname = '$PG_DB'"); do
+        [ -r "/proc/$p/stat" ] || continue
+        w=$(awk '{ print $2 }' "/proc/$p/schedstat" 2>/dev/null) || w=0
+        echo "$p $(cpu_ticks "$p" 2>/dev/null) ${w:-0}"
+    done
+}
+pg_ticks_delta() { # BEFORE AFTER: "ticks wait_ns" used in between by the backends alive at the end
+    awk 'NR == FNR { t[$1] = $2; w[$1] = $3; next }
+         $2 != "" { d += $2 - ($1 in t ? t[$1] : 0); q += $3 - ($1 in w ? w[$1] : 0) }
+         END { printf "%d %d\n", d, q }' "$1" "$2"
+}
+pg_add_db_cpu() { # NAME "TICKS WAIT_NS"
+    python3 - "$RES/$1.json" "$2" "$CLK_TCK" "$PG_LOCAL" <<'EOF'
+import json, sys
+p = sys.argv[1]; w = json.load(open(p))
+ticks, wait_ns = (int(x) for x in sys.argv[2].split())
+if sys.argv[4] == "1":
+    w["db_cpu_s"] = ticks / int(sys.argv[3])
+    w["db_cores"] = w["db_cpu_s"] / w["wall_s"]
+    w["db_runqueue_wait_s"] = wait_ns / 1e9                  # runnable backends waiting for a CPU, summed
+    w["db_waiting"] = w["db_runqueue_wait_s"] / w["wall_s"]  # backends waiting for a CPU, on average
+json.dump(w, open(p, "w"))
+EOF
+}
+
+# GET /user/ on the node at $ADDR, as scenario 1 (warm-up, priming, GET_CONNS connections).
+pg_get_scenario() { # NAME PID
+    prime "$GET_CONNS"
+    wrk -t"$(min "$WRK_THREADS" "$GET_CONNS")" -c"$GET_CONNS" -d"${WARMUP}s" -s "$TMP/get.lua" "http://$ADDR/rest-auth/user/" >/dev/null 2>&1 || true
+    prime "$GET_CONNS"
+    pg_backend_ticks >"$TMP/$1.db0"
+    run_wrk "$1" "$2" "$GET_CONNS" "$(min "$WRK_THREADS" "$GET_CONNS")" 10 "$DURATION" "$TMP/get.lua" "http://$ADDR/rest-auth/user/"
+    pg_backend_ticks >"$TMP/$1.db1"
+    pg_add_db_cpu "$1" "$(pg_ticks_delta "$TMP/$1.db0" "$TMP/$1.db1")"
+    python3 -c 'import json,sys; p=sys.argv[1]; w=json.load(open(p)); w["users"]=int(sys.argv[2]); json.dump(w,open(p,"w"))' "$RES/$1.json" "$USERS_SMALL"
+}
+
+# The same GET /user/ load spread over the nodes of PG_PIDS / PG_ADDRS at once: one wrk per node
+# (1 thread), GET_CONNS split between them; NAME.json sums them (req/s, CPU), NAME_<i>.json per node.
+pg_multi_get() { # NAME
+    local name=$1 n=${#PG_PIDS[@]} i c0 m0 t0 jobs=() conns=()
+    for i in "${!PG_PIDS[@]}"; do conns[i]=$((GET_CONNS / n + (i < GET_CONNS % n ? 1 : 0))); done
+    for i in "${!PG_PIDS[@]}"; do ADDR=${PG_ADDRS[i]}; prime "${conns[i]}"; done
+    for i in "${!PG_PIDS[@]}"; do
+        wrk -t1 -c"${conns[i]}" -d"${WARMUP}s" -s "$TMP/get.lua" "http://${PG_ADDRS[i]}/rest-auth/user/" >/dev/null 2>&1 &
+        jobs+=($!)
+    done
+    wait "${jobs[@]}" || true
+    for i in "${!PG_PIDS[@]}"; do ADDR=${PG_ADDRS[i]}; prime "${conns[i]}"; done
+    pg_backend_ticks >"$TMP/$name.db0"
+    c0=0
+    for i in "${!PG_PIDS[@]}"; do c0=$((c0 + $(cpu_ticks "${PG_PIDS[i]}"))); done
+    m0=$(machine_busy)
+    t0=$(date +%s.%N)
+    jobs=()
+    for i in "${!PG_PIDS[@]}"; do
+        ADDR=${PG_ADDRS[i]}
+        run_wrk "${name}_$((i + 1))" "${PG_PIDS[i]}" "${conns[i]}" 1 10 "$DURATION" "$TMP/get.lua" "http://$ADDR/rest-auth/user/" &
+        jobs+=($!)
+    done
+    for i in "${!jobs[@]}"; do wait "${jobs[i]}" || die "wrk failed on node $((i + 1)) ($name)"; done
+    local c1=0 m1 t1
+    for i in "${!PG_PIDS[@]}"; do c1=$((c1 + $(cpu_ticks "${PG_PIDS[i]}"))); done
+    m1=$(machine_busy)
+    t1=$(date +%s.%N)
+    pg_backend_ticks >"$TMP/$name.db1"
+    python3 - "$RES" "$name" "$n" "$((c1 - c0))" "$((m1 - m0))" "$t0" "$t1" "$CLK_TCK" "$USERS_SMALL" <<'EOF'
+import json, sys
+res, name, n, cpu, busy, t0, t1, hz, users = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
+nodes = [json.load(open("%s/%s_%d.json" % (res, name, i + 1))) for i in range(n)]
+wall = t1 - t0
+def total(k): return sum(w[k] for w in nodes)
+starved = [w.get("starved_connections") for w in nodes]
+w = dict(name=name, nodes=n, connections=total("connections"), requests=total("requests"), bytes=total("bytes"),
+         duration_us=max(w["duration_us"] for w in nodes), non2xx=total("non2xx"), connect_errors=total("connect_errors"),
+         read_errors=total("read_errors"), write_errors=total("write_errors"), timeouts=total("timeouts"),
+         rps=total("rps"), ok_rps=total("ok_rps"),
+         # percentiles cannot be added: the worst node's
+         p50_us=max(w["p50_us"] for w in nodes), p90_us=max(w["p90_us"] for w in nodes), p99_us=max(w["p99_us"] for w in nodes),
+         max_us=max(w["max_us"] for w in nodes), mean_us=sum(w["mean_us"] * w["requests"] for w in nodes) / max(total("requests"), 1),
+         server_cpu_s=cpu / hz, server_cores=cpu / hz / wall, machine_busy_cores=busy / hz / wall, wall_s=wall,
+         starved_connections=None if None in starved else sum(starved), users=users,
+         per_node=[dict(rps=x["rps"], p50_us=x["p50_us"], p99_us=x["p99_us"], connections=x["connections"], server_cores=x["server_cores"]) for x in nodes])
+json.dump(w, open("%s/%s.json" % (res, name), "w"))
+EOF
+    pg_add_db_cpu "$name" "$(pg_ticks_delta "$TMP/$name.db0" "$TMP/$name.db1")"
+}
+
+# pg_start_nodes NAME [VAR=VALUE…]: PG_NODES nodes on the benchmark database (PG_PIDS, PG_ADDRS, PG_LOGS).
+pg_start_nodes() {
+    local name=$1 i
+    shift
+    PG_PIDS=()
+    PG_ADDRS=()
+    PG_LOGS=()
+    for i in $(seq 1 "$PG_NODES"); do
+        start_server "$TMP/pg-$name$i.log" pg_serve "$PG_BENCH_URL" "$@"
+        PG_PIDS+=("$STARTED_PID")
+        PG_ADDRS+=("$STARTED_ADDR")
+        PG_LOGS+=("$TMP/pg-$name$i.log")
+    done
+}
+pg_stop_nodes() { # NAME: stops them, counts their requests, reads the database's counters
+    local pid
+    for pid in "${PG_PIDS[@]}"; do stop_server "$pid"; done
+    pg_requests "$1" "${PG_LOGS[@]}"
+    pg_stat_snap "$1"
+}
+
+# Scenario 2 on the PostgreSQL node PID (log LOG): logins/s, server and database CPU per successful login.
+pg_login_scenario() { # NAME PID LOG
+    local name=$1 pid=$2 log=$3 n0 n1 c0 c1
+    wait_idle "$pid"
+    n0=$(grep -c ' POST /rest-auth/login/ 200 ' "$log" || true)
+    c0=$(cpu_ticks "$pid")
+    pg_backend_ticks >"$TMP/$name.db0"
+    prime "$LOGIN_CONNS"
+    run_wrk "$name" "$pid" "$LOGIN_CONNS" "$(min "$WRK_THREADS" "$LOGIN_CONNS")" 60 "$DURATION" "$TMP/login.lua" \
+        "http://$ADDR/rest-auth/login/" "$USERS_SMALL"
+    wait_idle "$pid"
+    c1=$(cpu_ticks "$pid")
+    pg_backend_ticks >"$TMP/$name.db1"
+    n1=$(grep -c ' POST /rest-auth/login/ 200 ' "$log" || true)
+    python3 - "$RES/$name.json" "$((n1 - n0))" "$((c1 - c0))" "$CLK_TCK" "$USERS_SMALL" "$(pg_ticks_delta "$TMP/$name.db0" "$TMP/$name.db1")" "$PG_LOCAL" <<'EOF'
+import json, sys
+p = sys.argv[1]; w = json.load(open(p))
+logins, ticks, hz, dbt = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[6].split()[0])
+w.update(users=int(sys.argv[5]), logins=logins, server_cpu_total_s=ticks / hz,
+         cpu_per_login_s=(ticks / hz / logins) if logins else None)
+if sys.argv[7] == "1":
+    w.update(db_cpu_s=dbt / hz, db_cores=dbt / hz / w["wall_s"], db_cpu_per_login_s=(dbt / hz / logins) if logins else None)
+json.dump(w, open(p, "w"))
+EOF
+}
+
+# Round trips at the wire: a node connected through bench/pgcount.py; its statements are
+# prepared by a warm-up (2 logins, 5 GETs), then PG_COUNT_N GETs and 3 logins are counted.
+cat >"$TMP/pgreq.py" <<'EOF'
+import http.client, json, sys
+addr, kind, n, arg = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+host, port = addr.rsplit(":", 1)
+c = http.client.HTTPConnection(host, int(port), timeout=60)
+bad = 0
+for i in range(n):
+    if kind == "get":
+        c.request("GET", "/rest-auth/user/", headers={"Authorization": "Token " + arg})
+    else:
+        body = json.dumps({"username": "bench%07d" % (2 + i % 50), "password": arg})
+        c.request("POST", "/rest-auth/login/", body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    bad += not 200 <= r.status < 300
+if bad:
+    sys.exit("pgreq: %d of %d %s requests failed" % (bad, n, kind))
+EOF
+pg_count_snap() { # NAME: the relay's counters now, in $RES/pgcount_NAME.json
+    local i
+    rm -f "$TMP/pgcount.state"
+    kill -USR1 "$PGCOUNT_PID"
+    for i in $(seq 1 50); do [ -s "$TMP/pgcount.state" ] && break; sleep 0.1; done
+    cp "$TMP/pgcount.state" "$RES/pgcount_$1.json" || die "no counters from bench/pgcount.py"
+}
+pg_count() { # NAME THROTTLE(true|false)
+    local name=$1 pid key
+    start_server "$TMP/$name.log" pg_serve "$PG_COUNT_URL" "RESTAUTH_THROTTLE_ENABLED=$2"
+    pid=$STARTED_PID
+    ADDR=$STARTED_ADDR
+    key=$(login_key)
+    python3 "$TMP/pgreq.py" "$ADDR" login 1 "$PASSWORD" || die "login through the counting relay failed"
+    python3 "$TMP/pgreq.py" "$ADDR" get 5 "$key" || die "GET /user/ through the counting relay failed"
+    pg_count_snap "${name}_0"
+    python3 "$TMP/pgreq.py" "$ADDR" get "$PG_COUNT_N" "$key" || die "GET /user/ through the counting relay failed"
+    pg_count_snap "${name}_1"
+    python3 "$TMP/pgreq.py" "$ADDR" login 3 "$PASSWORD" || die "login through the counting relay failed"
+    pg_count_snap "${name}_2"
+    stop_server "$pid"
+}
+
+# Scenario 6's database: created, its schema applied by restauth itself (`user create` opens it),
+# and seeded with the same users as the SQLite file, all with user 1's one real PBKDF2 hash.
+# Returns non-zero (the phase is then skipped, with the reason) instead of stopping the benchmark.
+pg_setup() {
+    PG_SKIP_REASON="psql is not installed"
+    command -v psql >/dev/null || return 1
+    PG_SKIP_REASON="BENCH_POSTGRES_URL is not a postgres:// URL"
+    local envs
+    envs=$(pg_env "$PG_ADMIN_URL") || return 1
+    eval "$envs"
+    PG_SKIP_REASON="cannot connect to PostgreSQL at $PGHOST:$PGPORT"
+    PG_VERSION=$(pgq -c 'SHOW server_version' 2>"$TMP/pg_setup.err") || { cat "$TMP/pg_setup.err" >&2; return 1; }
+    PG_DB=restauth_bench_$(printf '%s' "$STAMP" | tr 'A-Z' 'a-z')
+    PG_SKIP_REASON="CREATE DATABASE $PG_DB failed (the role needs CREATEDB)"
+    pgq -c "CREATE DATABASE $PG_DB" 2>"$TMP/pg_setup.err" || { cat "$TMP/pg_setup.err" >&2; return 1; }
+    PG_DB_CREATED=1
+    PG_BENCH_URL=$(pg_url "$PG_ADMIN_URL" "$PG_DB")
+    PG_SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+    case $PGHOST in 127.* | localhost | ::1 | /*) PG_LOCAL=1 ;; *) PG_LOCAL=0 ;; esac
+    PG_SKIP_REASON="restauth could not create its schema and user 1 on PostgreSQL"
+    printf '%s\n' "$PASSWORD" | (
+        cd "$TMP" && export RESTAUTH_DATABASE_URL=$PG_BENCH_URL RESTAUTH_SECURITY_SECRET_KEY=$PG_SECRET &&
+            "$BIN" --config "$TMP/auth.toml" user create --username bench0000001 --email bench0000001@bench.invalid \
+                --password-stdin --skip-validation
+    ) >/dev/null || return 1
+    PG_SKIP_REASON="seeding PostgreSQL failed"
+    pgq -d "$PG_DB" -v total="$USERS_SMALL" <<'EOF' || return 1
+BEGIN;
+-- The same rows as bench/seed.py: bench0000002 … up to :total, user 1's hash, verified, active.
+INSERT INTO users (id, username, username_lower, email, email_verified, first_name, last_name, password, is_active, date_joined, last_login)
+SELECT i, n.name, n.name, n.name || '@bench.invalid', 1, '', '', t.password, 1, extract(epoch FROM now())::bigint, NULL
+  FROM (SELECT password, (SELECT max(id) FROM users) AS top FROM users WHERE id = 1) AS t,
+       generate_series(t.top + 1, :total) AS i,
+       LATERAL (SELECT 'bench' || lpad(i::text, 7, '0') AS name) AS n;
+-- Explicit ids: move the identity's sequence past them.
+SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users)) \g /dev/null
+COMMIT;
+ANALYZE users;
+EOF
+    [ "$(pgq -d "$PG_DB" -c 'SELECT count(*) FROM users')" = "$USERS_SMALL" ] || return 1
+    PG_SKIP_REASON=""
 }
 
 # --- configuration and the first user -------------------------------------------------
@@ -396,6 +732,23 @@ printf '%s\n' "$PASSWORD" | (cd "$TMP" && "$BIN" --config "$TMP/auth.toml" user 
     --username bench0000001 --email bench0000001@bench.invalid --password-stdin --skip-validation) >/dev/null ||
     die "restauth user create failed"
 python3 "$ROOT/bench/seed.py" "$DB" "$USERS_SMALL"
+
+# Scenario 6's database, prepared now so that a PostgreSQL problem is known before the long part.
+PG_PHASE=0
+PG_SKIP_REASON=""
+if [ "$SKIP_POSTGRES" = 1 ]; then
+    PG_SKIP_REASON="SKIP_POSTGRES=1"
+elif [ -z "$PG_ADMIN_URL" ]; then
+    PG_SKIP_REASON="no BENCH_POSTGRES_URL or RESTAUTH_TEST_POSTGRES_URL"
+else
+    say "scenario 6: PostgreSQL database for $USERS_SMALL users"
+    if pg_setup; then
+        PG_PHASE=1
+        say "    PostgreSQL $PG_VERSION at $PGHOST:$PGPORT, database $PG_DB (dropped at exit), $USERS_SMALL users"
+    else
+        say "warning: scenario 6 (PostgreSQL) skipped: $PG_SKIP_REASON"
+    fi
+fi
 
 # --- baseline: bare hyper (our stack), same pool, same wrk settings as scenario 1 ------
 start_server "$TMP/bare.log" "$BARE" --bind 127.0.0.1:0 --pool "$WORKERS"
@@ -500,6 +853,80 @@ brief s5_attack
 stop_server "$SERVER"
 SERVER_5XX=$((SERVER_5XX + $(grep -cE ' 5[0-9][0-9] [0-9.]+ms ' "$TMP/restauth-throttled.log" || true)))
 
+# --- scenario 6: the same on PostgreSQL, one node and several --------------------------------
+# Every node is started for one measurement and stopped after it, and pg_stat_database is read
+# with no session on the database (each backend writes its counters when it exits), so the
+# counters' difference covers exactly that node's life; k0, a node started and stopped without
+# a request, measures what a node's start and stop cost by themselves.
+PG_SPLIT=$(((WORKERS + PG_NODES - 1) / PG_NODES))
+if [ "$PG_PHASE" = 1 ]; then
+    PG_T0=$(date +%s)
+    pg_stat_snap start
+    start_server "$TMP/pg-k0.log" pg_serve "$PG_BENCH_URL"
+    sleep 1
+    stop_server "$STARTED_PID"
+    pg_requests k0 "$TMP/pg-k0.log"
+    pg_stat_snap k0
+
+    start_server "$TMP/pg-get1.log" pg_serve "$PG_BENCH_URL"
+    SERVER=$STARTED_PID
+    ADDR=$STARTED_ADDR
+    PG_KEY=$(login_key)
+    write_get_lua "$PG_KEY"
+    say "scenario 6: GET /user/ on PostgreSQL, 1 node ($ADDR), $GET_CONNS connections"
+    pg_get_scenario p6_get "$SERVER"
+    brief p6_get
+    stop_server "$SERVER"
+    pg_requests get1 "$TMP/pg-get1.log"
+    pg_stat_snap get1
+
+    pg_start_nodes nodes
+    say "scenario 6: GET /user/ on $PG_NODES nodes of one PostgreSQL database (${PG_ADDRS[*]}), $WORKERS workers each, $GET_CONNS connections split"
+    pg_multi_get p6_get_nodes
+    brief p6_get_nodes
+    pg_stop_nodes nodes
+
+    if [ "$PG_SPLIT_WORKERS" = 1 ]; then
+        # The same machine's threads as one node: WORKERS shared out between the nodes.
+        pg_start_nodes split "RESTAUTH_SERVER_WORKERS=$PG_SPLIT"
+        say "scenario 6: the same with $PG_SPLIT workers per node ($PG_NODES × $PG_SPLIT, one node has $WORKERS)"
+        pg_multi_get p6_get_split
+        brief p6_get_split
+        pg_stop_nodes split
+    fi
+
+    start_server "$TMP/pg-login.log" pg_serve "$PG_BENCH_URL"
+    SERVER=$STARTED_PID
+    ADDR=$STARTED_ADDR
+    say "scenario 6: POST /login/ on PostgreSQL, $LOGIN_CONNS connections"
+    pg_login_scenario p6_login "$SERVER" "$TMP/pg-login.log"
+    brief p6_login
+    stop_server "$SERVER"
+    pg_requests login "$TMP/pg-login.log"
+    pg_stat_snap login
+
+    # Round trips at the wire (the relay is only ever in front of these counting nodes).
+    case $PGHOST in
+    /*) say "warning: PostgreSQL on a Unix socket: round trips not counted (the relay speaks TCP)" ;;
+    *)
+        python3 "$ROOT/bench/pgcount.py" "$PGHOST" "$PGPORT" "$TMP/pgcount.state" >"$TMP/pgcount.out" 2>&1 &
+        PGCOUNT_PID=$!
+        PIDS+=("$PGCOUNT_PID")
+        for i in $(seq 1 100); do grep -q '^listening on ' "$TMP/pgcount.out" && break; sleep 0.1; done
+        PGCOUNT_ADDR=$(sed -n 's/^listening on //p' "$TMP/pgcount.out")
+        [ -n "$PGCOUNT_ADDR" ] || { cat "$TMP/pgcount.out" >&2; die "bench/pgcount.py did not start"; }
+        PG_COUNT_URL=$(pg_url "$PG_ADMIN_URL" "$PG_DB" "$PGCOUNT_ADDR")
+        say "scenario 6: round trips of $PG_COUNT_N GET /user/ and 3 logins, counted at the wire (throttle off, then on)"
+        pg_count count_off false
+        pg_count count_on true
+        stop_server "$PGCOUNT_PID"
+        ;;
+    esac
+    PG_S=$(($(date +%s) - PG_T0))
+else
+    PG_S=0
+fi
+
 cp "$BIN" "$TMP/restauth.stripped"
 command -v strip >/dev/null && strip "$TMP/restauth.stripped"
 STRIPPED_BYTES=$(stat -c %s "$TMP/restauth.stripped")
@@ -515,13 +942,15 @@ GIT_REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY=$(cd "$ROOT" && { git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false; })
 export RES OUT STAMP NPROC MODEL SHA_NI LOAD_AT_START WORKERS MAX_HASHES ITERATIONS DURATION LOGIN_CONNS GET_CONNS FLOOD_CONNS LEGIT_CONNS \
     WRK_THREADS USERS_SMALL USERS_LARGE SKIP_MILLION IDLE_RSS_KB PEAK_RSS_KB FINAL_RSS_KB STRIPPED_BYTES BIN_BYTES TOTAL_S BUILD_S SEED_S \
-    GIT_REV GIT_DIRTY BARE_IDLE_HWM THREADS_END SERVER_5XX
+    GIT_REV GIT_DIRTY BARE_IDLE_HWM THREADS_END SERVER_5XX \
+    PG_PHASE PG_SKIP_REASON PG_NODES PG_COUNT_N PG_S PG_SPLIT
+[ "$PG_PHASE" = 1 ] && export PG_VERSION PG_DB PG_LOCAL
 python3 - <<'EOF'
 import json, os, platform
 
 E = os.environ
 ORDER = ["baseline", "s1_compare", "s1_get_small", "s2_login_small", "s3_get_flood", "s3_flood", "s1_get_large", "s2_login_large",
-         "s5_legit", "s5_legit_attacked", "s5_attack"]
+         "s5_legit", "s5_legit_attacked", "s5_attack", "p6_get", "p6_get_nodes", "p6_get_split", "p6_login"]
 res = {k: json.load(open(os.path.join(E["RES"], k + ".json"))) for k in ORDER if os.path.exists(os.path.join(E["RES"], k + ".json"))}
 pb = json.load(open(os.path.join(E["RES"], "pbkdf2.json")))
 
@@ -570,6 +999,67 @@ if "s1_get_large" in s:
     target("logins/s slowdown, %s vs %s users" % (E["USERS_LARGE"], E["USERS_SMALL"]),
            ratio(s["s2_login_small"]["ok_rps"], s["s2_login_large"]["ok_rps"]), "<=", 1.2, "logins/s small / logins/s large")
 
+# --- scenario 6: PostgreSQL ---
+pg = dict(ran=E["PG_PHASE"] == "1", skipped=E["PG_SKIP_REASON"] or None)
+if pg["ran"]:
+    R = E["RES"]
+    def stat(name):
+        v = [int(x) for x in open(os.path.join(R, "pgstat_%s.txt" % name)).read().split()]
+        return dict(zip(("xact_commit", "xact_rollback", "tup_returned", "tup_fetched"), v))
+    def delta(a, b): return {k: b[k] - a[k] for k in a}
+    order = open(os.path.join(R, "pgstat_order.txt")).read().split()  # start, k0, get1, nodes, [split], login
+    snaps = {k: stat(k) for k in order}
+    req = json.load(open(os.path.join(R, "pg_requests.json")))
+    nodes = int(E["PG_NODES"])
+    # Each bracket is one node's (or one set of nodes') life: the counters' difference, minus what
+    # a node's start and stop cost alone (k0, per node), minus the login that fetched the key.
+    d = {b: delta(snaps[a], snaps[b]) for a, b in zip(order, order[1:])}
+    k0 = d["k0"]
+    n_login = req["login"]["login"]
+    per = {"login": {k: (d["login"][k] - k0[k]) / n_login if n_login else None for k in k0}}
+    for b, label, n_nodes in (("get1", "get_1_node", 1), ("nodes", "get_%d_nodes" % nodes, nodes), ("split", "get_%d_nodes_split" % nodes, nodes)):
+        if b in d and req[b]["get"]:
+            per[label] = {k: (d[b][k] - n_nodes * k0[k] - req[b]["login"] * (per["login"][k] or 0)) / req[b]["get"] for k in k0}
+    wire = {}
+    for mode in ("off", "on"):
+        paths = [os.path.join(R, "pgcount_count_%s_%d.json" % (mode, i)) for i in range(3)]
+        if not all(os.path.exists(x) for x in paths):
+            continue
+        a, b, c = (json.load(open(x)) for x in paths)
+        def part(x, y, n):
+            stmts = {}
+            for table in ("run", "simple"):
+                for sql, count in y[table].items():
+                    diff = count - x[table].get(sql, 0)
+                    if diff:
+                        stmts[" ".join(sql.split())] = diff / n
+            per = (y["round_trips"] - x["round_trips"]) / n
+            last = y["sequence"][len(y["sequence"]) - round(per):] if per == round(per) else None
+            return dict(requests=n, round_trips=per,
+                        prepared=sum(y["prepared"].values()) - sum(x["prepared"].values()), statements=stmts,
+                        last_request=[" ".join(q.split()) for q in last] if last is not None else None)
+        wire["throttle_" + mode] = dict(get=part(a, b, int(E["PG_COUNT_N"])), login=part(b, c, 3), opaque=c["opaque"])
+    pg.update(server_version=E["PG_VERSION"], address="%s:%s" % (E["PGHOST"], E["PGPORT"]), database=E["PG_DB"],
+              users=int(E["USERS_SMALL"]), nodes=nodes, db_cpu_measured=E["PG_LOCAL"] == "1",
+              requests=req, pg_stat_database=snaps, per_request_pg_stat=per, wire=wire, seconds=int(E["PG_S"]),
+              ratios=dict(
+                  get_pg_vs_sqlite=ratio(s["p6_get"]["ok_rps"], s["s1_get_small"]["ok_rps"]),
+                  login_pg_vs_sqlite=ratio(s["p6_login"]["ok_rps"], s["s2_login_small"]["ok_rps"]),
+                  login_cpu_pg_vs_sqlite=ratio(s["p6_login"]["cpu_per_login_s"], s["s2_login_small"]["cpu_per_login_s"]),
+                  get_nodes_vs_1_node=ratio(s["p6_get_nodes"]["ok_rps"], s["p6_get"]["ok_rps"]),
+                  get_nodes_split_vs_1_node=ratio(s["p6_get_split"]["ok_rps"], s["p6_get"]["ok_rps"]) if "p6_get_split" in s else None),
+              workers=dict(one_node=int(E["WORKERS"]), split_per_node=int(E["PG_SPLIT"]) if "p6_get_split" in s else None))
+    # CPU per GET /user/ (µs): restauth's own, and the PostgreSQL backends'; and how long the
+    # backends waited for a CPU while runnable (per request): what bounds req/s on a small machine.
+    def us(w, key): return None if w.get(key) is None else w[key] / max(w["requests"], 1) * 1e6
+    pg["cpu_per_get_us"] = {k: dict(restauth=us(s[k], "server_cpu_s"), postgres=us(s[k], "db_cpu_s"), postgres_runqueue_wait=us(s[k], "db_runqueue_wait_s"))
+                            for k in ("s1_get_small", "p6_get", "p6_get_nodes", "p6_get_split") if k in s}
+    target("GET /user/ on PostgreSQL / on SQLite (req/s ratio)", pg["ratios"]["get_pg_vs_sqlite"], ">=", 0.4,
+           "scenario 6, 1 node / scenario 1, same run")
+    if "throttle_off" in wire:
+        target("database round trips per GET /user/ (PostgreSQL)", wire["throttle_off"]["get"]["round_trips"], "<=", 1,
+               "counted at the wire (Sync + Query messages), warm statements")
+
 out = dict(
     timestamp=E["STAMP"],
     git=dict(rev=E["GIT_REV"], dirty=E["GIT_DIRTY"] == "true"),
@@ -580,7 +1070,8 @@ out = dict(
                   login_connections=int(E["LOGIN_CONNS"]), flood_connections=int(E["FLOOD_CONNS"]),
                   wrk_threads=int(E["WRK_THREADS"]), users_small=int(E["USERS_SMALL"]),
                   legit_connections=int(E["LEGIT_CONNS"]), compare_bin=E.get("COMPARE_BIN") or None,
-                  users_large=None if E["SKIP_MILLION"] == "1" else int(E["USERS_LARGE"])),
+                  users_large=None if E["SKIP_MILLION"] == "1" else int(E["USERS_LARGE"]),
+                  postgres_nodes=int(E["PG_NODES"]), postgres_count_requests=int(E["PG_COUNT_N"])),
     scenarios=s,
     pbkdf2=pb,
     footprint=dict(idle_rss_kb=int(E["IDLE_RSS_KB"]), peak_rss_kb=int(E["PEAK_RSS_KB"]), final_rss_kb=int(E["FINAL_RSS_KB"]),
@@ -588,17 +1079,22 @@ out = dict(
                    binary_bytes=int(E["BIN_BYTES"]), baseline_peak_rss_kb=int(E["BARE_IDLE_HWM"])),
     server_5xx_in_log=int(E["SERVER_5XX"]),
     targets=targets,
-    timing=dict(total_s=int(E["TOTAL_S"]), build_s=int(E["BUILD_S"]), seed_large_s=int(E["SEED_S"])),
+    postgres=pg,
+    timing=dict(total_s=int(E["TOTAL_S"]), build_s=int(E["BUILD_S"]), seed_large_s=int(E["SEED_S"]), postgres_s=int(E["PG_S"])),
 )
 json.dump(out, open(E["OUT"], "w"), indent=2)
 
 # --- the table ---
 def ms(us): return f"{us / 1000:.2f}"
-rows = [("scenario", "users", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "srv cores", "busy cores", "starved")]
+dbcol = pg["ran"] and pg["db_cpu_measured"]  # the PostgreSQL backends' CPU, on scenario 6's rows
+rows = [("scenario", "users", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "srv cores") + (("db cores",) if dbcol else ()) + ("busy cores", "starved")]
 label = dict(baseline="baseline: bare hyper GET", s1_compare="1. GET /user/, COMPARE_BIN", s1_get_small="1. GET /user/", s2_login_small="2. POST /login/",
              s3_get_flood="3. GET /user/ under flood", s3_flood="3. (the login flood)",
              s1_get_large="4. GET /user/", s2_login_large="4. POST /login/",
-             s5_legit="5. legitimate logins", s5_legit_attacked="5. the same, under attack", s5_attack="5. (the attack, 429s)")
+             s5_legit="5. legitimate logins", s5_legit_attacked="5. the same, under attack", s5_attack="5. (the attack, 429s)",
+             p6_get="6. GET /user/, PostgreSQL", p6_get_nodes="6. GET /user/, PG, %s nodes × %s workers" % (E["PG_NODES"], E["WORKERS"]),
+             p6_get_split="6. GET /user/, PG, %s nodes × %s workers" % (E["PG_NODES"], E["PG_SPLIT"]),
+             p6_login="6. POST /login/, PostgreSQL")
 for k in ORDER:
     if k not in s: continue
     w = s[k]
@@ -606,8 +1102,8 @@ for k in ORDER:
     users = {"baseline": "-", "s3_get_flood": E["USERS_SMALL"], "s3_flood": E["USERS_SMALL"]}.get(k, str(w.get("users", E["USERS_SMALL"])))
     rows.append((label[k], f"{int(users):,}" if users.isdigit() else users, str(w["connections"]), f"{w['rps']:,.1f}",
                  ms(w["p50_us"]), ms(w["p99_us"]), f"{w['non2xx']}" + (f" (+{errs - w['non2xx']} sock)" if errs > w["non2xx"] else ""),
-                 f"{w['server_cores']:.2f}", f"{w['machine_busy_cores']:.2f}",
-                 "-" if w.get("starved_connections") is None else str(w["starved_connections"])))
+                 f"{w['server_cores']:.2f}") + ((f"{w['db_cores']:.2f}" if w.get("db_cores") is not None else "-",) if dbcol else ()) +
+                (f"{w['machine_busy_cores']:.2f}", "-" if w.get("starved_connections") is None else str(w["starved_connections"])))
 widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
 print()
 for j, r in enumerate(rows):
@@ -621,6 +1117,41 @@ for k in ["s2_login_small", "s2_login_large"]:
         print(f"server CPU per login, {s[k]['users']:,} users: {s[k]['cpu_per_login_s'] * 1000:.1f} ms over {s[k]['logins']} logins")
 print(f"footprint: idle RSS {int(E['IDLE_RSS_KB']) / 1024:.1f} MB, peak RSS {int(E['PEAK_RSS_KB']) / 1024:.1f} MB, "
       f"stripped binary {int(E['STRIPPED_BYTES']) / 2**20:.2f} MB")
+if pg["ran"]:
+    r = pg["ratios"]
+    def f2(v): return "-" if v is None else f"{v:.2f}"
+    def z(v): return 0.0 if abs(v) < 5e-4 else v  # no "-0.000" from subtracting the node's start
+    print()
+    print(f"PostgreSQL {pg['server_version']} at {pg['address']}, database {pg['database']} (dropped at exit), {pg['users']:,} users; "
+          f"scenario 6 took {pg['seconds']} s")
+    print(f"  PostgreSQL / SQLite, same run: GET /user/ {f2(r['get_pg_vs_sqlite'])} (req/s), login {f2(r['login_pg_vs_sqlite'])} (logins/s), "
+          f"{f2(r['login_cpu_pg_vs_sqlite'])} (server CPU per login)")
+    print(f"  GET /user/ on {pg['nodes']} nodes / on 1 node (total req/s): {f2(r['get_nodes_vs_1_node'])} ({E['WORKERS']} workers each)"
+          + (f", {f2(r['get_nodes_split_vs_1_node'])} ({E['PG_SPLIT']} workers each)" if r["get_nodes_split_vs_1_node"] is not None else ""))
+    for k, c in pg["cpu_per_get_us"].items():
+        if c["postgres"] is None and k != "s1_get_small": continue
+        print(f"  per GET /user/, {label[k][3:] if k != 's1_get_small' else 'GET /user/, SQLite'}: restauth CPU {c['restauth']:.1f} µs"
+              + (f", PostgreSQL backends CPU {c['postgres']:.1f} µs, backends waiting for a CPU {c['postgres_runqueue_wait']:.1f} µs" if c["postgres"] is not None else ""))
+    if s["p6_login"].get("cpu_per_login_s"):
+        x = s["p6_login"]
+        print(f"  server CPU per login on PostgreSQL: {x['cpu_per_login_s'] * 1000:.1f} ms over {x['logins']} logins"
+              + (f"; PostgreSQL backends {x['db_cpu_per_login_s'] * 1000:.2f} ms per login" if x.get("db_cpu_per_login_s") is not None else ""))
+    per = pg["per_request_pg_stat"]
+    print("  per request, from pg_stat_database (node start/stop subtracted): " + "; ".join(
+        f"{k.replace('_', ' ')}: {z(v['xact_commit']):.3f} transactions, {z(v['xact_rollback']):.3f} rolled back, {z(v['tup_returned']):.1f} rows returned"
+        for k, v in per.items() if v["xact_commit"] is not None))
+    for mode, w in pg["wire"].items():
+        print(f"  round trips at the wire, {mode.replace('_', ' ')}: GET /user/ {w['get']['round_trips']:.2f} "
+              f"({w['get']['requests']} requests), login {w['login']['round_trips']:.2f} ({w['login']['requests']} logins)"
+              + ("; the stream was encrypted, nothing counted" if w["opaque"] else ""))
+        for what in ("get", "login"):
+            # the last request's round trips in order when every request made the same number, else the totals
+            seq = w[what]["last_request"]
+            items = [(1, q) for q in seq] if seq is not None else sorted(((n, q) for q, n in w[what]["statements"].items()), reverse=True)
+            for i, (n, sql) in enumerate(items):
+                print(f"      {what if i == 0 else '':5s} {n:5.2f} x  {sql[:110]}{'…' if len(sql) > 110 else ''}")
+else:
+    print(f"PostgreSQL (scenario 6): skipped, {pg['skipped']}")
 print()
 tw = max(len(t["name"]) for t in targets)
 print("target".ljust(tw), "   value".rjust(13), "  target", "  result")
@@ -630,7 +1161,7 @@ for t in targets:
     print(t["name"].ljust(tw), v.rjust(13), t["target"].rjust(8), " ", r)
 print()
 print(f"machine: {E['NPROC']} CPUs, {E['MODEL']}, sha_ni {'yes' if E['SHA_NI'] == 'true' else 'no'}; load at start {E['LOAD_AT_START']}; "
-      f"run took {E['TOTAL_S']} s (build {E['BUILD_S']} s, 1M seed {E['SEED_S']} s)")
+      f"run took {E['TOTAL_S']} s (build {E['BUILD_S']} s, 1M seed {E['SEED_S']} s, PostgreSQL {E['PG_S']} s)")
 print(f"JSON: {E['OUT']}")
 EOF
 
