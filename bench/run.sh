@@ -382,7 +382,9 @@ import json, sys
 w = json.load(open(sys.argv[1]))
 extra = ", %.1f ms CPU/login over %d logins" % (w["cpu_per_login_s"] * 1000, w["logins"]) if w.get("cpu_per_login_s") else ""
 if w.get("db_cores") is not None:
-    extra += ", PostgreSQL backends %.2f cores (%.2f waiting for a CPU on average)" % (w["db_cores"], w["db_waiting"])
+    extra += ", PostgreSQL backends %.2f cores" % w["db_cores"]
+    if w.get("db_waiting") is not None:
+        extra += " (%.2f waiting for a CPU on average)" % w["db_waiting"]
 print("    %s: %s req/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d, server %.2f cores, machine busy %.2f cores, starved connections %s%s" % (
     w["name"], format(round(w["rps"], 1), ","), w["p50_us"] / 1000, w["p99_us"] / 1000, w["non2xx"],
     w["server_cores"], w["machine_busy_cores"], w.get("starved_connections", "-"), extra))
