@@ -159,6 +159,20 @@ impl App {
         self.throttle.check_softlock(account)
     }
 
+    /// Records a failed login (or password check) for the softlock of `account`.
+    pub fn softlock_failure(&self, account: &str) {
+        if self.config.throttle.enabled {
+            self.throttle.login_failed(account);
+        }
+    }
+
+    /// Clears `account`'s softlock (a successful login, password change or reset).
+    pub fn clear_softlock(&self, account: &str) {
+        if self.config.throttle.enabled {
+            self.throttle.clear(account);
+        }
+    }
+
     /// Tells the mail worker that a committed transaction queued mail.
     pub fn mail_queued(&self) {
         if let Some(mailer) = &self.mailer {

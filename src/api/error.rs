@@ -91,6 +91,10 @@ pub enum ApiError {
     Throttled(u64),
     /// 503 with `Retry-After: 1`: every worker is busy and the queue is full.
     Busy,
+    /// 503 as [`ApiError::Busy`], because the database is busy or away; the
+    /// reason is logged when the answer is made (not when a retried
+    /// transaction meets it).
+    DatabaseBusy(String),
     /// A failure of ours; logged, answered with a generic 500.
     Internal(String),
 }
@@ -141,6 +145,10 @@ impl ApiError {
                 )
             }
             Busy => (503, "The server is busy; try again shortly.".into()),
+            DatabaseBusy(why) => {
+                crate::log!("restauth: answering 503: {why}");
+                (503, "The server is busy; try again shortly.".into())
+            }
             Internal(what) => {
                 crate::log!("restauth: internal error: {what}");
                 (500, "A server error occurred.".into())
@@ -153,7 +161,7 @@ impl ApiError {
             }
             MethodNotAllowed { allow, .. } => response.with_additional_header("Allow", *allow),
             Throttled(wait) => response.with_additional_header("Retry-After", wait.to_string()),
-            Busy => response.with_additional_header("Retry-After", "1"),
+            Busy | DatabaseBusy(_) => response.with_additional_header("Retry-After", "1"),
             _ => response,
         }
     }
@@ -169,10 +177,7 @@ impl From<DbError> for ApiError {
         match e {
             // The database is down or saturated, or a transaction kept losing
             // races: 503 with Retry-After, which clients and balancers retry.
-            DbError::Unavailable(_) | DbError::Conflict => {
-                crate::log!("restauth: answering 503: {e}");
-                ApiError::Busy
-            }
+            DbError::Unavailable(_) | DbError::Conflict => ApiError::DatabaseBusy(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

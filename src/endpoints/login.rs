@@ -100,10 +100,10 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
             // Nobody to check against: spend the time a check costs anyway.
             app.spend_equal_time(&password)?;
         }
-        app.throttle.login_failed(&lock_key);
+        app.softlock_failure(&lock_key);
         return Err(ApiError::non_field(UNABLE));
     };
-    app.throttle.clear(&lock_key);
+    app.clear_softlock(&lock_key);
     if !user.is_active {
         return Err(ApiError::non_field(UNABLE));
     }

@@ -26,9 +26,9 @@ pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiEr
             let lock_key = format!("user:{}", user.id);
             app.check_softlock(&lock_key)?;
             if app.verify_password(&old, &user.password).ok {
-                app.throttle.clear(&lock_key);
+                app.clear_softlock(&lock_key);
             } else {
-                app.throttle.login_failed(&lock_key);
+                app.softlock_failure(&lock_key);
                 errors.add(
                     "old_password",
                     "Your old password was entered incorrectly. Please enter it again.",

@@ -54,9 +54,9 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     })?;
     // The owner proved control of the address: lift any softlock.
     for identifier in [&user.username, &user.email] {
-        app.throttle.clear(&users::softlock_key(identifier));
+        app.clear_softlock(&users::softlock_key(identifier));
     }
-    app.throttle.clear(&format!("user:{}", user.id));
+    app.clear_softlock(&format!("user:{}", user.id));
     Ok(detail("Password has been reset with the new password."))
 }
 

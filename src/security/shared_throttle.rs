@@ -31,15 +31,13 @@ pub const PURGE_EVERY: u64 = 256;
 const NOW: &str = "extract(epoch FROM now())";
 
 /// The counted hits of the key still inside the window ending now.
-static KEPT: LazyLock<String> = LazyLock::new(|| {
-    "ARRAY(SELECT h FROM unnest(c.hits) AS h WHERE h > EXCLUDED.hits[1] - CAST(?3 AS BIGINT) / 1000.0)"
-        .to_string()
-});
+const KEPT: &str =
+    "ARRAY(SELECT h FROM unnest(c.hits) AS h WHERE h > EXCLUDED.hits[1] - CAST(?3 AS BIGINT) / 1000.0)";
 
 /// ?1 key hash, ?2 allowed count, ?3 period in ms. Returns (counted 0/1,
 /// whole seconds until the oldest kept hit leaves the window).
 static HIT: LazyLock<String> = LazyLock::new(|| {
-    let kept = &*KEPT;
+    let kept = KEPT;
     let room = format!("cardinality({kept}) < CAST(?2 AS INTEGER)");
     format!(
         "INSERT INTO throttle_counters AS c (key_sha256, hits, expires_at)
