@@ -217,6 +217,13 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         changed.load(Ordering::SeqCst),
     );
     let killed_after = load_started.elapsed();
+    // What the killed server said about errors, for a failure's message.
+    let errors_before_kill: Vec<String> = server
+        .logs()
+        .lines()
+        .filter(|l| l.contains("restauth: answering") || l.contains("internal error"))
+        .map(str::to_owned)
+        .collect();
     let server = server.restart(); // SIGKILL, then a new server on the same directory
     stop.store(true, Ordering::SeqCst);
     let registrations: Vec<Registrations> = registration_threads
@@ -238,14 +245,14 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
     for r in &registrations {
         assert!(
             r.unexpected.is_empty(),
-            "unexpected answers: {:?}",
+            "unexpected answers: {:?}; the server said: {errors_before_kill:?}",
             r.unexpected
         );
     }
     for c in &changes {
         assert!(
             c.unexpected.is_empty(),
-            "{}: unexpected answers: {:?}",
+            "{}: unexpected answers: {:?}; the server said: {errors_before_kill:?}",
             c.username,
             c.unexpected
         );
