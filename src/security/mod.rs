@@ -1,6 +1,7 @@
-//! Secrets and their checks: password hashing, validators, API tokens, random values.
+//! Secrets and their checks: password hashing, validators, API tokens, JWTs, random values.
 
 pub mod hash_limiter;
+pub mod jwt;
 pub mod password;
 pub mod random;
 pub mod reset_token;
