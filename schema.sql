@@ -3,7 +3,7 @@
 -- This file is part of restauth's public interface: scripts may read (and
 -- carefully write) these tables directly. restauth applies it on every start;
 -- every statement is idempotent. `PRAGMA user_version` records the schema
--- version; migrations in src/db.rs move older files forward one step at a time.
+-- version; migrations in src/db/sqlite.rs move older files forward one step at a time.
 --
 -- Conventions:
 --   * times are INTEGER Unix seconds (UTC); read them with
@@ -36,6 +36,25 @@ CREATE TABLE IF NOT EXISTS tokens (
     expires_at  INTEGER NOT NULL                 -- the token is refused from this time on (created_at + accounts.token_ttl)
 );
 CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);
+
+-- One row per login in JWT mode (auth.mode = "jwt"), i.e. per device: the
+-- family of refresh tokens that login started. Its refresh token is rotated
+-- by token/refresh/; presenting a replaced one again after jwt.reuse_grace
+-- deletes the row (reuse detection). Access and refresh tokens carry the
+-- session id (`sid` claim) and are refused once the row is gone: logout,
+-- password change (other devices) and reset delete rows. Neither the session
+-- id nor any token is stored, only SHA-256 hashes.
+CREATE TABLE IF NOT EXISTS sessions (
+    id              INTEGER PRIMARY KEY,
+    sid_sha256      BLOB    NOT NULL UNIQUE,     -- SHA-256 of the session id, the tokens' `sid` claim
+    user_id         INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    refresh_sha256  BLOB    NOT NULL,            -- SHA-256 of the `jti` of the one refresh token that may be used now
+    previous_sha256 BLOB,                        -- SHA-256 of the `jti` it replaced; NULL before the first rotation
+    rotated_at      INTEGER,                     -- when refresh_sha256 last changed; NULL before the first rotation
+    created_at      INTEGER NOT NULL,            -- the login
+    expires_at      INTEGER NOT NULL             -- the current refresh token's `exp`: refused and purged from then on
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
 
 -- Server-wide values restauth keeps for itself. Never a secret: the server
 -- secret lives in security.secret_key_file (restauth.secret beside this file,

@@ -62,6 +62,8 @@ sections! {
         mail: MailConfig = Default::default(),
         social: SocialConfig = Default::default(),
         throttle: ThrottleConfig = Default::default(),
+        auth: AuthConfig = Default::default(),
+        jwt: JwtConfig = Default::default(),
     }
 
     pub struct ServerConfig {
@@ -173,6 +175,33 @@ sections! {
         #[serde(with = "max_5m")] timeout: Duration = Duration::from_secs(10),
     }
 
+    /// Which credentials login hands out.
+    pub struct AuthConfig {
+        mode: AuthMode = AuthMode::Token,
+    }
+
+    /// JWT mode (`auth.mode = "jwt"`), named after dj-rest-auth's and simplejwt's settings.
+    pub struct JwtConfig {
+        #[serde(with = "max_1d")] access_lifetime: Duration = Duration::from_secs(300),
+        #[serde(with = "max_36500d")] refresh_lifetime: Duration = Duration::from_secs(86_400),
+        /// `""` = no access cookie.
+        #[serde(deserialize_with = "cookie_name")] access_cookie: String = "access".into(),
+        /// `""` = no refresh cookie.
+        #[serde(deserialize_with = "cookie_name")] refresh_cookie: String = "refresh".into(),
+        #[serde(deserialize_with = "boolean")] refresh_in_body: bool = false,
+        samesite: SameSite = SameSite::Lax,
+        #[serde(deserialize_with = "boolean")] secure: bool = false,
+        /// `""` = no `Domain` attribute (host-only cookies).
+        #[serde(deserialize_with = "cookie_domain")] cookie_domain: String = String::new(),
+        #[serde(deserialize_with = "cookie_path")] refresh_cookie_path: String = "/".into(),
+        #[serde(deserialize_with = "boolean")] return_expiration: bool = true,
+        #[serde(deserialize_with = "boolean")] csrf: bool = false,
+        #[serde(deserialize_with = "boolean")] rotate_refresh: bool = true,
+        /// A rotated refresh token presented again within this window is not reuse.
+        #[serde(with = "grace")] reuse_grace: Duration = Duration::from_secs(10),
+        algorithm: JwtAlgorithm = JwtAlgorithm::Hs256,
+    }
+
     /// Rates per client address (`_per_email`: per target address), and the softlock.
     pub struct ThrottleConfig {
         #[serde(deserialize_with = "boolean")] enabled: bool = true,
@@ -226,6 +255,25 @@ macro_rules! keywords {
 }
 
 keywords! {
+    /// Token mode (`{"key"}`, dj-rest-auth's default) or JWT mode.
+    pub enum AuthMode {
+        Token = "token",
+        Jwt = "jwt",
+    }
+
+    /// The cookies' `SameSite` attribute.
+    pub enum SameSite {
+        Lax = "lax",
+        Strict = "strict",
+        None = "none",
+    }
+
+    /// How JWTs are signed.
+    pub enum JwtAlgorithm {
+        /// HMAC-SHA256 with a key derived from the server secret.
+        Hs256 = "hs256",
+    }
+
     /// What users log in with (dj-rest-auth's names).
     pub enum LoginMethod {
         Username = "username",
@@ -686,6 +734,24 @@ parsers! {
         Ok(s.to_string())
     }
     /// Text that goes into a mail header: no line breaks or other control characters.
+    /// A cookie name (RFC 6265 token characters), or `""` for no cookie.
+    fn cookie_name(v) -> String {
+        let s = string(v)?.trim();
+        let ok = s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+        require(ok, "a cookie name (letters, digits and !#$%&'*+-.^_`|~) or \"\"", s.to_string())
+    }
+    /// A cookie `Domain` such as `example.com`, or `""`.
+    fn cookie_domain(v) -> String {
+        let s = string(v)?.trim();
+        let ok = s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        require(ok, "a domain such as \"example.com\" or \"\"", s.to_string())
+    }
+    /// A cookie `Path`: starts with `/`, no `;` or spaces.
+    fn cookie_path(v) -> String {
+        let s = string(v)?.trim();
+        let ok = s.starts_with('/') && plain(s) && !s.contains(';');
+        require(ok, "a URL path starting with \"/\"", s.to_string())
+    }
     fn one_line(v) -> String {
         let s = string(v)?;
         let expected = "one line of text without control characters";
@@ -785,6 +851,23 @@ bounded_durations! {
     max_1d = 86_400;
     max_24d = 24 * 86_400;
     max_36500d = 36_500 * 86_400;
+}
+
+/// `with = "grace"`: a duration of at most an hour, zero allowed (`0` or `"0s"`).
+mod grace {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", d.as_millis()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        parse_with(d, |v| match v {
+            Value::Integer(0) => Ok(Duration::ZERO),
+            Value::String(s) if parse_duration(s).is_ok_and(|d| d.is_zero()) => Ok(Duration::ZERO),
+            v => bounded_duration(v, 3600),
+        })
+    }
 }
 
 fn bounded_duration(v: &Value, max_secs: u64) -> Result<Duration, String> {
@@ -1001,7 +1084,7 @@ mod tests {
     #[test]
     fn reference_file_documents_every_key_and_env_var() {
         let keys = schema_entries(false);
-        assert_eq!(keys.len(), 70, "{keys:?}");
+        assert_eq!(keys.len(), 85, "{keys:?}");
         for key in &keys {
             let (section, name) = key.rsplit_once('.').unwrap();
             let var = env_var_name(key);
@@ -1483,7 +1566,7 @@ mod tests {
         let sections = schema_entries(true);
         assert_eq!(
             sections.join(", "),
-            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, throttle"
+            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, throttle, auth, jwt"
         );
         for section in sections {
             let msg = file_err(&format!("[{section}]\nbogus_key = 1\n"));

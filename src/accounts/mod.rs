@@ -1,4 +1,4 @@
-//! The domain: users, API tokens and server settings. All SQL lives here.
+//! The domain: users, API tokens, JWT-mode sessions and server settings. All SQL lives here.
 //!
 //! Functions take a [`crate::db::Conn`], whichever backend is behind it: the
 //! caller decides the transaction, so a request's writes commit or roll back together.
@@ -7,6 +7,7 @@ pub mod confirmations;
 pub mod email;
 pub mod mail_requests;
 pub mod server_settings;
+pub mod sessions;
 pub mod social;
 pub mod tokens;
 pub mod users;

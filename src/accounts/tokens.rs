@@ -23,12 +23,23 @@ pub fn issue(conn: &Conn, user_id: i64, ttl_secs: i64, now: i64) -> Result<Strin
     Ok(key)
 }
 
+/// What a request was authenticated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// A token-mode key: `token_id` is a `tokens` row.
+    Token,
+    /// A JWT-mode access token: `token_id` is a `sessions` row.
+    Session,
+}
+
 /// A token that matched, with its owner.
 pub struct TokenOwner {
-    /// Row id of the token (used to keep or revoke exactly this one).
+    /// Row id of the token or session (used to keep or revoke exactly this one).
     pub token_id: i64,
     /// The owner.
     pub user: User,
+    /// Which table `token_id` is a row of.
+    pub via: LoginKind,
 }
 
 static LOOKUP_SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -49,6 +60,7 @@ pub fn lookup(conn: &Conn, key: &str, now: i64) -> Result<Option<TokenOwner>, Ac
         Ok(TokenOwner {
             token_id: r.get(0)?,
             user: super::users::from_row_at(r, 1)?,
+            via: LoginKind::Token,
         })
     })?)
 }

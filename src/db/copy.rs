@@ -20,9 +20,10 @@ use super::{sqlite, Conn, DbError, Pool, ToValue, Value};
 
 /// The tables in an order that satisfies their foreign keys, and whether each
 /// has an identity `id` whose sequence must follow the copied ids.
-pub const TABLES: [(&str, bool); 7] = [
+pub const TABLES: [(&str, bool); 8] = [
     ("users", true),
     ("tokens", true),
+    ("sessions", true),
     ("email_confirmations", true),
     ("social_accounts", true),
     ("outbox", true),

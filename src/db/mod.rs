@@ -277,6 +277,7 @@ column!(bool, |row, i| Ok(i64::from_pg(row, i)? != 0));
 column!(String, |row, i| not_null(i, pg_get(row, i)?));
 column!(Option<String>, |row, i| pg_get(row, i));
 column!(Vec<u8>, |row, i| not_null(i, pg_get(row, i)?));
+column!(Option<Vec<u8>>, |row, i| pg_get(row, i));
 
 /// One result row.
 pub struct Row<'r> {

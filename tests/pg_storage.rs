@@ -1,3 +1,5 @@
+//! The PostgreSQL storage layer on its own: migrations, and retries.
+//!
 //! A PostgreSQL write that loses a race (serialization failure) is run again
 //! until `database.busy_timeout` has passed, as SQLite waits for its write
 //! lock, and only then reported. The failures here are real ones, raised by
@@ -83,4 +85,42 @@ fn an_error_other_than_a_conflict_is_not_retried() {
     });
     assert!(matches!(answer, Err(DbError::Postgres(_))), "{answer:?}");
     assert_eq!(tries, 1);
+}
+
+#[test]
+fn a_version_4_database_gains_the_sessions_table() {
+    if !postgres_available() {
+        eprintln!("skipped: needs {POSTGRES_URL_VAR}");
+        return;
+    }
+    let db = PgDatabase::create();
+    // A version-4 database: today's schema without what version 5 added.
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls).expect("connect");
+    client
+        .batch_execute(restauth::db::pg::SCHEMA)
+        .expect("the schema applies");
+    client
+        .batch_execute(
+            "DROP TABLE sessions; INSERT INTO schema_version (version) VALUES (4); \
+             INSERT INTO users (username, username_lower, password, date_joined) \
+             VALUES ('alice', 'alice', '!', 1)",
+        )
+        .expect("make it version 4");
+    let pool = pool(&db, Duration::from_secs(5));
+    let (version, sessions, users): (i64, i64, i64) = pool
+        .read(|c| {
+            c.query_one(
+                "SELECT (SELECT max(version) FROM schema_version), \
+                 (SELECT count(*) FROM sessions), (SELECT count(*) FROM users)",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })
+        .expect("read");
+    assert_eq!((version, sessions, users), (5, 0, 1));
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "one version row");
 }
