@@ -36,6 +36,8 @@ pub struct App {
     pub hashes: HashLimiter,
     /// HMAC key for signed values (password-reset tokens).
     pub secret_key: String,
+    /// JWT mode's signing key, derived from the server secret.
+    pub jwt_keys: crate::security::jwt::Keys,
     /// The mail worker, when serving (the CLI leaves mail to the server).
     pub mailer: Option<mail::worker::MailWorker>,
     /// Request rates and account softlocks (in memory).
@@ -47,11 +49,6 @@ pub struct App {
 impl App {
     /// Opens (creating if needed) the database and the spool directory.
     pub fn open(config: Config) -> Result<App, StartError> {
-        if config.auth.mode == crate::config::AuthMode::Jwt {
-            return Err(StartError::Io(
-                "auth.mode = \"jwt\" is not available yet in this build (issue 13 is in progress); use \"token\"".into(),
-            ));
-        }
         let db = &config.database;
         let configured = config.security.secret_key.expose();
         let (pool, secret) = if db.url.is_empty() {
@@ -103,6 +100,7 @@ impl App {
             config,
             pool,
             hashes,
+            jwt_keys: crate::security::jwt::Keys::derive(&secret_key),
             secret_key,
             mailer: None,
             throttle,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use restauth::accounts::tokens;
+use restauth::accounts;
 use restauth::accounts::users::{self, NewUser};
 use restauth::mail::outbox;
 use restauth::security::validators::{validate_password, UserAttributes};
@@ -313,7 +313,7 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
             let hash = app.hash_password(&password)?;
             let revoked = app.write(|tx| -> Result<_, Fail> {
                 users::set_password_hash(tx, found.id, &hash)?;
-                Ok(tokens::revoke_all_for_user(tx, found.id, None)?)
+                Ok(accounts::revoke_logins(tx, found.id, None)?)
             })?;
             println!(
                 "password of {} changed; {revoked} token(s) revoked",
@@ -361,7 +361,7 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
             let found = find_user(app, &user)?;
             let revoked = app.write(|tx| -> Result<_, Fail> {
                 users::set_active(tx, found.id, false)?;
-                Ok(tokens::revoke_all_for_user(tx, found.id, None)?)
+                Ok(accounts::revoke_logins(tx, found.id, None)?)
             })?;
             println!("deactivated {}; {revoked} token(s) revoked", found.username);
             Ok(())

@@ -14,6 +14,16 @@ pub fn rfc3339(secs: i64) -> String {
     )
 }
 
+/// `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds, as Django REST
+/// framework writes datetimes).
+pub fn rfc3339_micros(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    let mut s = rfc3339(secs);
+    s.pop();
+    format!("{s}.{:06}Z", d.subsec_micros())
+}
+
 /// `secs` as `YYYYMMDDTHHMMSSZ` (sorts by time; spool file names).
 pub fn compact(secs: i64) -> String {
     rfc3339(secs).replace(['-', ':'], "")
@@ -35,7 +45,15 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{rfc3339, rfc3339_micros};
+
+    #[test]
+    fn micros_as_drf() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_796_154_929_066_827);
+        assert_eq!(rfc3339_micros(t), "2026-12-01T19:55:29.066827Z");
+        let whole = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1);
+        assert_eq!(rfc3339_micros(whole), "1970-01-01T00:00:01.000000Z");
+    }
 
     #[test]
     fn formats_utc() {

@@ -28,3 +28,17 @@ pub enum AccountError {
     #[error("no such user")]
     NoSuchUser,
 }
+
+/// Revokes every login of `user_id`, token-mode keys and JWT-mode sessions
+/// alike, except the one `keep` names; how many were revoked.
+pub fn revoke_logins(
+    conn: &crate::db::Conn,
+    user_id: i64,
+    keep: Option<&tokens::TokenOwner>,
+) -> Result<usize, AccountError> {
+    let keep_of = |kind| keep.filter(|k| k.via == kind).map(|k| k.token_id);
+    Ok(
+        tokens::revoke_all_for_user(conn, user_id, keep_of(tokens::LoginKind::Token))?
+            + sessions::revoke_all_for_user(conn, user_id, keep_of(tokens::LoginKind::Session))?,
+    )
+}

@@ -133,6 +133,22 @@ pub fn refresh(
     Ok(Refresh::Reused)
 }
 
+/// Whether `jti` is the refresh token session `sid` expects now.
+pub fn is_current_refresh(
+    conn: &Conn,
+    sid: &str,
+    jti: &str,
+    now: i64,
+) -> Result<bool, AccountError> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM sessions WHERE sid_sha256 = ?1 AND refresh_sha256 = ?2 AND expires_at > ?3",
+            params![key_hash(sid), key_hash(jti), now],
+            |r| r.get::<i64>(0),
+        )?
+        .is_some())
+}
+
 /// Revokes session `sid` (logout); whether there was one.
 pub fn revoke(conn: &Conn, sid: &str) -> Result<bool, AccountError> {
     Ok(conn.execute(

@@ -165,18 +165,6 @@ pub fn login_or_signup(
     Ok(user)
 }
 
-/// [`login_or_signup`], then a new token for the user; returns the key.
-pub fn login_with(
-    conn: &Conn,
-    config: &Config,
-    p: &ProviderProfile<'_>,
-    now: i64,
-) -> Result<String, SocialError> {
-    let user = login_or_signup(conn, config, p, now)?;
-    let ttl = config.accounts.token_ttl.as_secs() as i64;
-    Ok(super::tokens::issue(conn, user.id, ttl, now)?)
-}
-
 /// Links a provider account to `user_id` (connect). Linking one that is already
 /// the user's refreshes it; one of another user is refused.
 pub fn connect(

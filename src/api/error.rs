@@ -80,6 +80,8 @@ pub enum ApiError {
     NotAuthenticated,
     /// 401 with the given message and `WWW-Authenticate: Token`.
     AuthenticationFailed(&'static str),
+    /// 401 of JWT mode, with `WWW-Authenticate: Bearer realm="api"`.
+    Jwt(JwtRefusal),
     /// 405 with an `Allow` header.
     MethodNotAllowed {
         /// The method the client used.
@@ -97,6 +99,53 @@ pub enum ApiError {
     DatabaseBusy(String),
     /// A failure of ours; logged, answered with a generic 500.
     Internal(String),
+}
+
+/// JWT mode's 401s, each with simplejwt's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtRefusal {
+    /// No access token on a route that needs one.
+    NotProvided,
+    /// `Authorization: Bearer` without exactly one more word.
+    BadHeader,
+    /// A bad access token on a protected route: the message of the `messages` entry.
+    Access(&'static str),
+    /// The access token's user is inactive.
+    UserInactive,
+    /// A bad token at `token/verify/`, `token/refresh/`: `{"detail", "code": "token_not_valid"}`.
+    Token(&'static str),
+    /// A refresh token of an inactive user.
+    NoActiveAccount,
+    /// A logout that revoked nothing: `{"detail"}` only, as the reference's.
+    Logout(&'static str),
+}
+
+impl JwtRefusal {
+    fn body(self) -> Value {
+        match self {
+            JwtRefusal::NotProvided => {
+                json!({"detail": "Authentication credentials were not provided."})
+            }
+            JwtRefusal::BadHeader => json!({
+                "detail": "Authorization header must contain two space-delimited values",
+                "code": "bad_authorization_header",
+            }),
+            JwtRefusal::Access(message) => json!({
+                "detail": "Given token not valid for any token type",
+                "code": "token_not_valid",
+                "messages": [{"token_class": "AccessToken", "token_type": "access", "message": message}],
+            }),
+            JwtRefusal::UserInactive => {
+                json!({"detail": "User is inactive", "code": "user_inactive"})
+            }
+            JwtRefusal::Token(detail) => json!({"detail": detail, "code": "token_not_valid"}),
+            JwtRefusal::Logout(detail) => json!({"detail": detail}),
+            JwtRefusal::NoActiveAccount => json!({
+                "detail": "No active account found for the given token.",
+                "code": "no_active_account",
+            }),
+        }
+    }
 }
 
 impl ApiError {
@@ -117,6 +166,10 @@ impl ApiError {
         use ApiError::*;
         let (status, detail) = match self {
             Validation(errors) => return json_response(400, &errors.to_json()),
+            Jwt(refusal) => {
+                return json_response(401, &refusal.body())
+                    .with_additional_header("WWW-Authenticate", r#"Bearer realm="api""#)
+            }
             Parse(detail) => (400, detail.clone()),
             BadRequest(detail) => (400, detail.to_string()),
             NotFound => (404, "Not found.".into()),

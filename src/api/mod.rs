@@ -2,10 +2,13 @@
 
 pub mod auth;
 pub mod client;
+pub mod cookies;
 pub mod error;
 pub mod fields;
+pub mod grant;
 pub mod http;
 pub mod input;
+pub mod jwt_auth;
 pub mod passwords;
 pub mod respond;
 pub mod route;

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::auth::presented_key;
 use super::client::throttle_client;
+use super::grant;
 use super::respond::ok;
 use super::route::Caller;
 use super::ApiError;
@@ -29,11 +30,15 @@ pub trait Provider {
 pub fn login<P: Provider>(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
     throttle_client(app, req, "login", |t| t.login)?;
     let answer = P::verify(app, req)?;
-    let (profile, now) = (P::profile(&answer), app.clock.unix());
-    let key =
-        app.write(|tx| Ok::<_, ApiError>(social::login_with(tx, &app.config, &profile, now)?))?;
+    let profile = P::profile(&answer);
+    let issued = app.clock.system();
+    let now = grant::unix(issued);
+    let (grant, user) = app.write(|tx| -> Result<_, ApiError> {
+        let user = social::login_or_signup(tx, &app.config, &profile, now)?;
+        Ok((grant::issue(app, tx, user.id, issued)?, user))
+    })?;
     app.mail_queued();
-    Ok(ok(json!({ "key": key })))
+    Ok(grant::respond(app, grant, &user, 200))
 }
 
 /// `POST P/<provider>/connect/`: links the provider account to the logged-in user;

@@ -646,9 +646,11 @@ fn migrate(conn: &mut PgConn) -> Result<(), DbError> {
     match version {
         Some(v) if v > SCHEMA_VERSION => return Err(DbError::TooNew { found: v }),
         Some(v) if v == SCHEMA_VERSION => {}
-        Some(v) if v < 4 => return Err(DbError::Postgres(format!(
+        Some(v) if v < 4 => {
+            return Err(DbError::Postgres(format!(
             "schema version {v} predates PostgreSQL support (4); this database is not restauth's"
-        ))),
+        )))
+        }
         // 4 -> 5 (sessions) only adds a table: the idempotent schema does it.
         Some(_) => {
             tx.batch_execute(SCHEMA).map_err(error)?;

@@ -1,14 +1,14 @@
-//! `POST P/login/`: username and/or email + password → a new token.
+//! `POST P/login/`: username and/or email + password → a new token (or, in
+//! JWT mode, a session with its access and refresh tokens).
 
 use crate::api::client::throttle_client;
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
-use serde_json::json;
 
-use crate::accounts::{tokens, users, users::User};
+use crate::accounts::{users, users::User};
 use crate::api::fields::{char_field, email_field, CharSpec};
+use crate::api::grant::{self, Grant};
 use crate::api::input::read_body;
-use crate::api::respond::ok;
 use crate::api::{ApiError, FieldErrors};
 use crate::config::{EmailVerification, LoginMethod};
 use crate::App;
@@ -118,16 +118,16 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     } else {
         None
     };
-    let ttl = app.config.accounts.token_ttl.as_secs() as i64;
-    let now = app.clock.unix();
-    let key = app.write(|tx| -> Result<String, ApiError> {
+    let issued = app.clock.system();
+    let now = grant::unix(issued);
+    let grant = app.write(|tx| -> Result<Grant, ApiError> {
         if let Some(hash) = &new_hash {
             users::set_password_hash(tx, user.id, hash)?;
         }
         users::touch_last_login(tx, user.id, now)?;
-        Ok(tokens::issue(tx, user.id, ttl, now)?)
+        grant::issue(app, tx, user.id, issued)
     })?;
-    Ok(ok(json!({ "key": key })))
+    Ok(grant::respond(app, grant, &user, 200))
 }
 
 /// The user named `normalized`, else (a name stored before usernames were

@@ -1,6 +1,16 @@
 //! `POST P/logout/` (and `GET` when `logout_on_get`): revokes the presented token.
 
+use crate::accounts::sessions;
+use crate::api::cookies;
+use crate::api::error::JwtRefusal;
+use crate::api::fields::{char_field, CharSpec};
 use crate::api::http::{Request, Response};
+use crate::api::input::read_body;
+use crate::api::jwt_auth::{self, REVOKED};
+use crate::api::FieldErrors;
+use crate::config::AuthMode;
+use crate::endpoints::token_verify::MAX_TOKEN_CHARS;
+use crate::security::jwt::Kind;
 
 use crate::accounts::tokens;
 use crate::api::respond::{detail, method_not_allowed};
@@ -19,8 +29,12 @@ pub fn get(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiErr
     post(app, req, caller)
 }
 
-/// `POST`: revokes the token the request was authenticated with.
-pub fn post(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiError> {
+/// `POST`: revokes the token the request was authenticated with (in JWT
+/// mode, the session of the refresh or access token presented).
+pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiError> {
+    if app.config.auth.mode == AuthMode::Jwt {
+        return jwt_logout(app, req);
+    }
     let Some(owner) = &caller.user else {
         return Err(ApiError::BadRequest(
             "You should be logged in to logout. Check whether the token is passed.",
@@ -28,4 +42,55 @@ pub fn post(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiErro
     };
     app.write(|tx| -> Result<(), ApiError> { Ok(tokens::revoke(tx, owner.token_id)?) })?;
     Ok(detail("Successfully logged out."))
+}
+
+/// JWT mode: the refresh token from the body's `refresh` or the refresh
+/// cookie, else the access token (header or cookie), names the session to
+/// revoke. Every answer the view makes deletes both cookies; a stale access
+/// cookie never stops a logout (the reference answers it 401 and keeps the
+/// session alive).
+fn jwt_logout(app: &App, req: &Request) -> Result<Response, ApiError> {
+    let jwt = &app.config.jwt;
+    // A body that cannot be read is answered before anything is deleted, as the reference does.
+    let body = read_body(req, app.config.server.max_body_bytes)?;
+    let mut errors = FieldErrors::new();
+    let in_body = char_field(
+        &body,
+        &mut errors,
+        "refresh",
+        CharSpec::optional(MAX_TOKEN_CHARS),
+    );
+    let answer = errors.into_result().and_then(|()| {
+        let now = app.clock.unix();
+        let refresh = in_body
+            .filter(|t| !t.is_empty())
+            .or_else(|| cookies::get(req, &jwt.refresh_cookie).map(str::to_owned));
+        let sid = match refresh {
+            Some(token) => {
+                app.jwt_keys
+                    .check(&token, Kind::Refresh, now)
+                    .map_err(|r| ApiError::Jwt(JwtRefusal::Logout(r.message())))?
+                    .sid
+            }
+            None => match jwt_auth::presented(app, req)
+                .ok()
+                .flatten()
+                .and_then(|t| app.jwt_keys.check(t, Kind::Access, now).ok())
+            {
+                Some(claims) => claims.sid,
+                None => {
+                    return Err(ApiError::Jwt(JwtRefusal::Logout(
+                        "Refresh token was not included in cookie data.",
+                    )))
+                }
+            },
+        };
+        if app.write(|tx| -> Result<bool, ApiError> { Ok(sessions::revoke(tx, &sid)?) })? {
+            Ok(detail("Successfully logged out."))
+        } else {
+            Err(ApiError::Jwt(JwtRefusal::Logout(REVOKED)))
+        }
+    });
+    let response = answer.unwrap_or_else(|e| e.to_response());
+    Ok(cookies::delete_both(response, jwt))
 }

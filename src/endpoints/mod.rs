@@ -11,6 +11,8 @@ pub mod registration;
 pub mod resend_email;
 pub mod schema;
 pub mod social_accounts;
+pub mod token_refresh;
+pub mod token_verify;
 pub mod twitter;
 pub mod user;
 pub mod verify_email;

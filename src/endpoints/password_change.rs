@@ -3,7 +3,7 @@
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
 
-use crate::accounts::{tokens, users};
+use crate::accounts::{self, users};
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::passwords::check_new_password;
@@ -48,11 +48,11 @@ pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiEr
     let keep = if app.config.accounts.logout_on_password_change {
         None
     } else {
-        Some(owner.token_id)
+        Some(owner)
     };
     app.write(|tx| -> Result<(), ApiError> {
         users::set_password_hash(tx, user.id, &hash)?;
-        tokens::revoke_all_for_user(tx, user.id, keep)?;
+        accounts::revoke_logins(tx, user.id, keep)?;
         Ok(())
     })?;
     Ok(detail("New password has been saved."))

@@ -4,7 +4,7 @@ use crate::api::client::throttle_client;
 use crate::api::http::{Request, Response};
 use crate::api::route::Caller;
 
-use crate::accounts::{tokens, users};
+use crate::accounts::{self, users};
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::input::read_body;
 use crate::api::passwords::check_new_password;
@@ -49,7 +49,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
             return Err(ApiError::field("token", "Invalid value"));
         }
         users::set_password_hash(tx, user.id, &hash)?;
-        tokens::revoke_all_for_user(tx, user.id, None)?;
+        accounts::revoke_logins(tx, user.id, None)?;
         Ok(())
     })?;
     // The owner proved control of the address: lift any softlock.

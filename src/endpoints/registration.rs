@@ -6,9 +6,10 @@ use crate::api::route::Caller;
 use serde_json::json;
 
 use crate::accounts::email::username_may_be;
-use crate::accounts::users::{self, NewUser};
-use crate::accounts::{confirmations, tokens, AccountError};
+use crate::accounts::users::{self, NewUser, User};
+use crate::accounts::{confirmations, AccountError};
 use crate::api::fields::{char_field, email_field, CharSpec};
+use crate::api::grant::{self, Grant};
 use crate::api::input::read_body;
 use crate::api::respond::created;
 use crate::api::{ApiError, FieldErrors};
@@ -97,9 +98,9 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
         })?;
     }
     let hash = app.hash_password(&password1)?;
-    let ttl = app.config.accounts.token_ttl.as_secs() as i64;
-    let now = app.clock.unix();
-    let key = app.write(|tx| -> Result<Option<String>, ApiError> {
+    let issued = app.clock.system();
+    let now = grant::unix(issued);
+    let granted = app.write(|tx| -> Result<Option<(Grant, User)>, ApiError> {
         // Checked again inside the transaction: concurrent registrations race here.
         if !email.is_empty() && users::verified_email_exists(tx, &email)? {
             return Err(ApiError::field("email", EMAIL_TAKEN));
@@ -129,12 +130,15 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
         if verification == EmailVerification::Mandatory {
             Ok(None)
         } else {
-            Ok(Some(tokens::issue(tx, user.id, ttl, now)?))
+            let grant = grant::issue(app, tx, user.id, issued)?;
+            Ok(Some((grant, user)))
         }
     })?;
     app.mail_queued();
-    Ok(match key {
+    // In JWT mode the same body and cookies as login (the reference sets no
+    // cookies here and puts the refresh token in the body).
+    Ok(match granted {
         None => created(json!({"detail": "Verification e-mail sent."})),
-        Some(key) => created(json!({ "key": key })),
+        Some((grant, user)) => grant::respond(app, grant, &user, 201),
     })
 }

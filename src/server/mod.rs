@@ -10,15 +10,22 @@ use std::time::Instant;
 use crate::api::http::{Request, Response};
 
 use crate::api::auth::{authenticate, require_user};
+use crate::api::jwt_auth;
 use crate::api::respond::options;
 use crate::api::route::Access::{Anyone, TokenIfAny, User};
 use crate::api::route::{always, Caller, Methods, Route};
 use crate::api::social_flow::{connect, login, Provider};
 use crate::api::ApiError;
+use crate::config::AuthMode;
 use crate::endpoints;
 use crate::endpoints::facebook::Facebook;
 use crate::endpoints::twitter::Twitter;
 use crate::App;
+
+/// Served in JWT mode only.
+fn jwt_mode(app: &App) -> bool {
+    app.config.auth.mode == AuthMode::Jwt
+}
 
 /// Answers one complete request (the transport has read and bounded it).
 pub fn handle(app: &App, req: &Request) -> Response {
@@ -111,6 +118,20 @@ pub const ROUTES: &[Route] = &[
         Anyone,
         endpoints::resend_email::post,
     ),
+    Route::post(
+        "token/verify",
+        "Token Verify",
+        Anyone,
+        endpoints::token_verify::post,
+    )
+    .when(jwt_mode),
+    Route::post(
+        "token/refresh",
+        "Refresh View With Cookie Support",
+        Anyone,
+        endpoints::token_refresh::post,
+    )
+    .when(jwt_mode),
     Route::post("facebook", "Facebook Login", Anyone, login::<Facebook>).when(Facebook::enabled),
     Route::post(
         "facebook/connect",
@@ -191,9 +212,13 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
     }
     let header = req.header("Authorization");
     let now = app.clock.unix();
+    let jwt = app.config.auth.mode == AuthMode::Jwt;
     let user = match route.access {
         Anyone => None,
+        // JWT mode's logout reads its tokens itself: a stale one must not stop it.
+        TokenIfAny if jwt => None,
         TokenIfAny => app.read(|conn| authenticate(conn, header, now))?,
+        User if jwt => Some(app.read(|conn| jwt_auth::require(app, conn, req, now))?),
         User => Some(app.read(|conn| require_user(conn, header, now))?),
     };
     let caller = Caller { params, user };

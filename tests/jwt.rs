@@ -1,0 +1,336 @@
+//! JWT mode (`auth.mode = "jwt"`) against the observed behaviour of
+//! dj-rest-auth 7.2 + simplejwt 5.5 (`dj-rest-auth-jwt-mfa-behaviour.md`),
+//! and where restauth does better: server-side sessions, reuse detection,
+//! revocation reaching access tokens, stale credentials ignored.
+
+mod common;
+use base64::Engine as _;
+use common::*;
+use serde_json::{json, Value};
+
+const JWT: (&str, &str) = ("RESTAUTH_AUTH_MODE", "jwt");
+
+fn jwt_server(extra: &[(&str, &str)]) -> Server {
+    let mut env = vec![JWT];
+    env.extend_from_slice(extra);
+    Server::start_with(&env)
+}
+
+fn set_cookies(r: &Resp) -> Vec<String> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// The value `name` is set to by the answer's `Set-Cookie`, if any.
+fn cookie(r: &Resp, name: &str) -> Option<String> {
+    set_cookies(r).into_iter().find_map(|l| {
+        let (pair, _) = l.split_once(';')?;
+        let (n, v) = pair.split_once('=')?;
+        (n == name).then(|| v.to_string())
+    })
+}
+
+fn payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Logs `alice` in; the answer, its access token and its refresh cookie.
+fn login(s: &Server) -> (Resp, String, String) {
+    let r = s.post_json(
+        "/rest-auth/login/",
+        &json!({"username": "alice", "password": PASSWORD}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let access = r.json()["access"].as_str().unwrap().to_string();
+    let refresh = cookie(&r, "refresh").expect("refresh cookie");
+    (r, access, refresh)
+}
+
+fn with_alice(extra: &[(&str, &str)]) -> Server {
+    let s = jwt_server(extra);
+    s.create_user("alice", "alice@example.com", PASSWORD);
+    s
+}
+
+fn get_user(s: &Server, headers: &[(&str, &str)]) -> Resp {
+    s.request("GET", "/rest-auth/user/", headers, b"")
+}
+
+fn post(s: &Server, path: &str, body: &Value, headers: &[(&str, &str)]) -> Resp {
+    let mut h = vec![("Content-Type", "application/json")];
+    h.extend_from_slice(headers);
+    s.request("POST", path, &h, body.to_string().as_bytes())
+}
+
+fn refresh_with(s: &Server, token: &str) -> Resp {
+    post(
+        s,
+        "/rest-auth/token/refresh/",
+        &json!({"refresh": token}),
+        &[],
+    )
+}
+
+const BEARER: &str = r#"Bearer realm="api""#;
+
+backend_tests! {
+#[test]
+fn login_answers_and_sets_cookies_as_the_reference() {
+    let s = with_alice(&[]);
+    let (r, access, refresh) = login(&s);
+    let body = r.json();
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["access", "refresh", "user", "access_expiration", "refresh_expiration"]
+    );
+    assert_eq!(body["refresh"], "", "HttpOnly mode: the refresh token only in its cookie");
+    assert_eq!(body["user"]["username"], "alice");
+    assert_eq!(cookie(&r, "access").as_deref(), Some(access.as_str()));
+    let exp = body["access_expiration"].as_str().unwrap();
+    assert_eq!(exp.len(), "2026-12-01T19:55:29.066827Z".len(), "{exp}");
+    assert!(exp.ends_with('Z') && exp.as_bytes()[19] == b'.', "{exp}");
+    let lines = set_cookies(&r);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let attrs = |l: &str| l.split_once("; ").unwrap().1.to_string();
+    let access_attrs = attrs(&lines[0]);
+    assert!(access_attrs.starts_with("expires=") && access_attrs.contains(" GMT; "), "{access_attrs}");
+    assert!(access_attrs.ends_with("; HttpOnly; Max-Age=300; Path=/; SameSite=Lax"), "{access_attrs}");
+    assert!(attrs(&lines[1]).ends_with("; HttpOnly; Max-Age=86400; Path=/; SameSite=Lax"));
+    // simplejwt's claims, in its order; user_id a string; the pair shares iat.
+    let a = payload(&access);
+    let r_claims = payload(&refresh);
+    let names: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(names, ["token_type", "exp", "iat", "jti", "user_id", "sid"]);
+    assert_eq!(a["token_type"], "access");
+    assert_eq!(r_claims["token_type"], "refresh");
+    assert!(a["user_id"].is_string());
+    assert_eq!(a["exp"].as_i64().unwrap() - a["iat"].as_i64().unwrap(), 300);
+    assert_eq!(r_claims["exp"].as_i64().unwrap() - r_claims["iat"].as_i64().unwrap(), 86_400);
+    assert_eq!(a["iat"], r_claims["iat"]);
+    assert_ne!(a["jti"], r_claims["jti"]);
+    assert_eq!(a["jti"].as_str().unwrap().len(), 32);
+    // Only hashes are stored: SHA-256 of the session id and of the refresh jti.
+    use sha2::{Digest, Sha256};
+    let rows = s.db().all(
+        "SELECT sid_sha256, refresh_sha256 FROM sessions",
+        restauth::db::params![],
+        |r| Ok((r.get::<Vec<u8>>(0)?, r.get::<Vec<u8>>(1)?)),
+    );
+    let hash = |v: &Value| Sha256::digest(v.as_str().unwrap().as_bytes()).to_vec();
+    assert_eq!(rows, [(hash(&a["sid"]), hash(&r_claims["jti"]))]);
+}
+
+#[test]
+fn bearer_header_or_access_cookie_authenticate_the_header_alone_decides() {
+    let s = with_alice(&[]);
+    let (_, access, _) = login(&s);
+    let bearer = format!("Bearer {access}");
+    let cookie_h = format!("access={access}");
+    assert_eq!(get_user(&s, &[("Authorization", &bearer)]).status, 200);
+    assert_eq!(get_user(&s, &[("Cookie", &cookie_h)]).status, 200);
+    // Header beats cookie, both ways.
+    let r = get_user(&s, &[("Authorization", &bearer), ("Cookie", "access=garbage")]);
+    assert_eq!(r.status, 200);
+    let r = get_user(&s, &[("Authorization", "Bearer garbage"), ("Cookie", &cookie_h)]);
+    r.assert(401, json!({"detail": "Given token not valid for any token type", "code": "token_not_valid",
+        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid"}]}));
+    assert_eq!(r.header("WWW-Authenticate"), Some(BEARER));
+    // Another scheme: no credential, and the cookie is not read either.
+    let token_scheme = format!("Token {access}");
+    let r = get_user(&s, &[("Authorization", &token_scheme), ("Cookie", &cookie_h)]);
+    r.assert(401, json!({"detail": "Authentication credentials were not provided."}));
+    assert_eq!(r.header("WWW-Authenticate"), Some(BEARER));
+    get_user(&s, &[("Authorization", "Bearer")]).assert(
+        401,
+        json!({"detail": "Authorization header must contain two space-delimited values",
+               "code": "bad_authorization_header"}),
+    );
+    // A refresh token is not an access token.
+    let (_, _, refresh) = login(&s);
+    let r = get_user(&s, &[("Authorization", &format!("Bearer {refresh}"))]);
+    assert_eq!(r.json()["messages"][0]["message"], "Token has wrong type");
+}
+
+#[test]
+fn refresh_rotates_and_a_reused_token_revokes_the_whole_session() {
+    let s = with_alice(&[("RESTAUTH_JWT_REUSE_GRACE", "0")]);
+    let (_, access0, r0) = login(&s);
+    let r = refresh_with(&s, &r0);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let keys: Vec<String> = r.json().as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["access", "access_expiration"]);
+    let r1 = cookie(&r, "refresh").expect("rotated refresh cookie");
+    assert_ne!(r1, r0);
+    assert_eq!(cookie(&r, "access").as_deref(), r.json()["access"].as_str());
+    // The thief (or the victim) presents the replaced token: the family dies.
+    refresh_with(&s, &r0).assert(401, json!({"detail": "Token is blacklisted", "code": "token_not_valid"}));
+    refresh_with(&s, &r1).assert(401, json!({"detail": "Token is blacklisted", "code": "token_not_valid"}));
+    // ... and so do its access tokens, at once.
+    let r = get_user(&s, &[("Authorization", &format!("Bearer {access0}"))]);
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["messages"][0]["message"], "Token is blacklisted");
+}
+
+#[test]
+fn a_replaced_token_within_the_grace_window_gets_an_access_token_and_revokes_nothing() {
+    let s = with_alice(&[]);
+    let (_, _, r0) = login(&s);
+    let r1 = cookie(&refresh_with(&s, &r0), "refresh").expect("rotated");
+    let second_tab = refresh_with(&s, &r0);
+    assert_eq!(second_tab.status, 200, "{}", second_tab.text());
+    assert!(second_tab.json()["access"].is_string());
+    assert_eq!(cookie(&second_tab, "refresh"), None, "the first tab's rotation stands");
+    assert_eq!(refresh_with(&s, &r1).status, 200, "the successor still works");
+}
+
+#[test]
+fn concurrent_refreshes_of_one_token_never_fail_and_rotate_once() {
+    let s = with_alice(&[]);
+    let (_, _, r0) = login(&s);
+    let answers: Vec<Resp> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8).map(|_| scope.spawn(|| refresh_with(&s, &r0))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for a in &answers {
+        assert_eq!(a.status, 200, "{}", a.text());
+    }
+    let rotated: Vec<String> = answers.iter().filter_map(|a| cookie(a, "refresh")).collect();
+    assert_eq!(rotated.len(), 1, "exactly one refresh rotates");
+    assert_eq!(refresh_with(&s, &rotated[0]).status, 200);
+}
+
+#[test]
+fn verify_checks_signature_expiry_and_session() {
+    let s = with_alice(&[("RESTAUTH_JWT_REUSE_GRACE", "0")]);
+    let (_, access, r0) = login(&s);
+    let verify = |body: Value, headers: &[(&str, &str)]| {
+        post(&s, "/rest-auth/token/verify/", &body, headers)
+    };
+    verify(json!({"token": access}), &[]).assert(200, json!({}));
+    verify(json!({"token": r0}), &[]).assert(200, json!({}));
+    let r = verify(json!({"token": "garbage"}), &[]);
+    r.assert(401, json!({"detail": "Token is invalid", "code": "token_not_valid"}));
+    assert_eq!(r.header("WWW-Authenticate"), Some(BEARER));
+    verify(json!({}), &[]).assert(400, json!({"token": ["This field is required."]}));
+    verify(json!({"token": null}), &[]).assert(400, json!({"token": ["This field may not be null."]}));
+    // Without a body token, the access cookie (the reference ignores it).
+    let c = format!("access={access}");
+    verify(json!({"token": ""}), &[("Cookie", &c)]).assert(200, json!({}));
+    // A rotated refresh token is no longer good: one shape for every bad token.
+    assert_eq!(refresh_with(&s, &r0).status, 200);
+    verify(json!({"token": r0}), &[]).assert(401, json!({"detail": "Token is blacklisted", "code": "token_not_valid"}));
+}
+
+#[test]
+fn logout_revokes_the_session_and_always_clears_the_cookies() {
+    let s = with_alice(&[]);
+    let (_, access, refresh) = login(&s);
+    // A stale access cookie next to a good refresh cookie does not block the logout.
+    let cookies = format!("access=garbage; refresh={refresh}");
+    let r = post(&s, "/rest-auth/logout/", &json!({}), &[("Cookie", &cookies)]);
+    r.assert(200, json!({"detail": "Successfully logged out."}));
+    assert_eq!(
+        set_cookies(&r),
+        [
+            r#"access=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax"#,
+            r#"refresh=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax"#,
+        ]
+    );
+    // Revoked at once: the refresh token and the session's access token.
+    refresh_with(&s, &refresh).assert(401, json!({"detail": "Token is blacklisted", "code": "token_not_valid"}));
+    assert_eq!(get_user(&s, &[("Authorization", &format!("Bearer {access}"))]).status, 401);
+    // Logging out with the access token alone revokes its session too.
+    let (_, access2, refresh2) = login(&s);
+    let r = post(&s, "/rest-auth/logout/", &json!({}), &[("Authorization", &format!("Bearer {access2}"))]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(refresh_with(&s, &refresh2).status, 401);
+    // Nothing to revoke: a 401 with its WWW-Authenticate, cookies cleared anyway.
+    let r = post(&s, "/rest-auth/logout/", &json!({}), &[]);
+    r.assert(401, json!({"detail": "Refresh token was not included in cookie data."}));
+    assert_eq!(r.header("WWW-Authenticate"), Some(BEARER));
+    assert_eq!(set_cookies(&r).len(), 2);
+    // A body that is not an object is a 400, not a 500.
+    let r = s.request("POST", "/rest-auth/logout/", &[("Content-Type", "application/json")], b"[\"x\"]");
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+#[test]
+fn stale_credentials_never_block_the_way_in() {
+    let s = with_alice(&[]);
+    let body = json!({"username": "alice", "password": PASSWORD});
+    for headers in [
+        vec![("Cookie", "access=garbage")],
+        vec![("Authorization", "Bearer garbage")],
+        vec![("Authorization", "Bearer")],
+    ] {
+        let r = post(&s, "/rest-auth/login/", &body, &headers);
+        assert_eq!(r.status, 200, "{headers:?}: {}", r.text());
+        let r = post(&s, "/rest-auth/password/reset/", &json!({"email": "alice@example.com"}), &headers);
+        assert_eq!(r.status, 200, "{headers:?}: {}", r.text());
+    }
+}
+
+#[test]
+fn password_change_keeps_this_device_and_revokes_the_others() {
+    let s = with_alice(&[]);
+    let (_, access_a, refresh_a) = login(&s);
+    let (_, access_b, refresh_b) = login(&s);
+    let r = post(
+        &s,
+        "/rest-auth/password/change/",
+        &json!({"old_password": PASSWORD, "new_password1": "An0ther-g00d-one", "new_password2": "An0ther-g00d-one"}),
+        &[("Authorization", &format!("Bearer {access_a}"))],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(get_user(&s, &[("Authorization", &format!("Bearer {access_a}"))]).status, 200);
+    assert_eq!(refresh_with(&s, &refresh_a).status, 200);
+    assert_eq!(get_user(&s, &[("Authorization", &format!("Bearer {access_b}"))]).status, 401);
+    assert_eq!(refresh_with(&s, &refresh_b).status, 401);
+}
+
+#[test]
+fn registration_answers_like_login_when_no_verification_is_required() {
+    let s = jwt_server(&[("RESTAUTH_ACCOUNTS_EMAIL_VERIFICATION", "optional")]);
+    let r = s.post_json(
+        "/rest-auth/registration/",
+        &json!({"username": "bob", "email": "bob@example.com", "password1": PASSWORD, "password2": PASSWORD}),
+        None,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["refresh"], "");
+    assert!(body["refresh_expiration"].is_string());
+    let access = cookie(&r, "access").expect("access cookie");
+    assert_eq!(body["access"], access.as_str());
+    assert!(cookie(&r, "refresh").is_some());
+    let me = get_user(&s, &[("Cookie", &format!("access={access}"))]);
+    assert_eq!(me.json()["username"], "bob");
+}
+
+#[test]
+fn the_body_variant_also_carries_the_refresh_token_and_cookies_stay_httponly() {
+    let s = with_alice(&[("RESTAUTH_JWT_REFRESH_IN_BODY", "true")]);
+    let (r, _, refresh) = login(&s);
+    assert_eq!(r.json()["refresh"], refresh.as_str());
+    assert!(set_cookies(&r).iter().all(|l| l.contains("; HttpOnly;")));
+    let r = refresh_with(&s, &refresh);
+    let keys: Vec<String> = r.json().as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["access", "refresh", "access_expiration", "refresh_expiration"]);
+}
+
+#[test]
+fn token_mode_serves_no_jwt_endpoints() {
+    let s = Server::start();
+    assert_eq!(post(&s, "/rest-auth/token/refresh/", &json!({}), &[]).status, 404);
+    assert_eq!(post(&s, "/rest-auth/token/verify/", &json!({}), &[]).status, 404);
+}
+}
