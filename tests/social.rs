@@ -95,8 +95,12 @@ fn twitter_mock() -> Mock {
 }
 
 fn server(fb: &Mock, tw: &Mock) -> Server {
+    server_with(fb, tw, &[])
+}
+
+fn server_with(fb: &Mock, tw: &Mock, extra: &[(&str, &str)]) -> Server {
     let (fb_url, tw_url) = (fb.url(), tw.url());
-    Server::start_with(&[
+    let mut env = vec![
         ("RESTAUTH_SOCIAL_FACEBOOK_APP_ID", "fb-app-id"),
         ("RESTAUTH_SOCIAL_FACEBOOK_APP_SECRET", FB_SECRET),
         ("RESTAUTH_SOCIAL_FACEBOOK_GRAPH_URL", &fb_url),
@@ -109,7 +113,9 @@ fn server(fb: &Mock, tw: &Mock) -> Server {
         ("RESTAUTH_SOCIAL_TWITTER_CONSUMER_SECRET", TW_SECRET),
         ("RESTAUTH_SOCIAL_TWITTER_API_URL", &tw_url),
         ("RESTAUTH_SOCIAL_TWITTER_TIMEOUT", "2s"),
-    ])
+    ];
+    env.extend_from_slice(extra);
+    Server::start_with(&env)
 }
 
 fn setup() -> (Mock, Mock, Server) {
@@ -128,6 +134,33 @@ fn user_count(s: &Server) -> i64 {
 }
 
 backend_tests! {
+#[test]
+fn in_jwt_mode_social_login_and_connect_answer_like_login() {
+    let fb = Mock::start(graph);
+    let tw = twitter_mock();
+    let s = server_with(&fb, &tw, &[("RESTAUTH_AUTH_MODE", "jwt")]);
+    let r = fb_login(&s, json!({"access_token": "good-token"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["user"]["username"], "john_doe");
+    assert_eq!(body["refresh"], "");
+    let access = body["access"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {access}");
+    let me = s.request("GET", "/rest-auth/user/", &[("Authorization", &bearer)], b"");
+    assert_eq!(me.json()["username"], "john_doe");
+    // Connect: a login answer for a new session; the caller's session stays valid.
+    let r = s.request(
+        "POST",
+        "/rest-auth/twitter/connect/",
+        &[("Content-Type", "application/json"), ("Authorization", &bearer)],
+        json!({"access_token": "tw-token", "token_secret": "tw-token-secret"}).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["access"].is_string() && r.json()["user"]["username"] == "john_doe");
+    let me = s.request("GET", "/rest-auth/user/", &[("Authorization", &bearer)], b"");
+    assert_eq!(me.status, 200);
+}
+
 #[test]
 fn facebook_first_login_creates_the_user_and_the_second_finds_it() {
     let (fb, _tw, s) = setup();

@@ -10,6 +10,7 @@ use super::respond::ok;
 use super::route::Caller;
 use super::ApiError;
 use crate::accounts::social::{self, ProviderProfile};
+use crate::config::AuthMode;
 use crate::App;
 
 /// A provider's endpoints: whether it is configured, how to verify a request
@@ -42,7 +43,8 @@ pub fn login<P: Provider>(app: &App, req: &Request, _: &Caller) -> Result<Respon
 }
 
 /// `POST P/<provider>/connect/`: links the provider account to the logged-in user;
-/// answers with the key the client sent.
+/// answers with the key the client sent (in JWT mode, as the reference, a
+/// login answer: a new session's tokens; the caller's session stays valid).
 pub fn connect<P: Provider>(
     app: &App,
     req: &Request,
@@ -51,6 +53,14 @@ pub fn connect<P: Provider>(
     let owner = caller.owner()?;
     let answer = P::verify(app, req)?;
     let (profile, now) = (P::profile(&answer), app.clock.unix());
+    if app.config.auth.mode == AuthMode::Jwt {
+        let issued = app.clock.system();
+        let grant = app.write(|tx| -> Result<_, ApiError> {
+            social::connect(tx, owner.user.id, &profile, now)?;
+            grant::issue(app, tx, owner.user.id, issued)
+        })?;
+        return Ok(grant::respond(app, grant, &owner.user, 200));
+    }
     app.write(|tx| Ok::<_, ApiError>(social::connect(tx, owner.user.id, &profile, now)?))?;
     let key = presented_key(req.header("Authorization"));
     Ok(ok(json!({ "key": key })))
