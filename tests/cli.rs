@@ -377,3 +377,22 @@ fn backup_on_postgresql_says_to_use_pg_dump() {
         assert!(!copy.exists(), "nothing written");
     });
 }
+
+// SQLite-only: refused before the database is opened.
+#[test]
+fn jwt_csrf_is_refused_rather_than_ignored_until_it_is_enforced() {
+    let dir = TempDir::new();
+    let db = dir.0.join("restauth.sqlite3");
+    let config = dir.0.join("auth.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth]\nmode = \"jwt\"\n[jwt]\ncsrf = true\n[database]\npath = \"{}\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let o = run_cli(&config, &[], &["check"], "");
+    assert_fails_with(&o, &["jwt.csrf"]);
+    assert!(!db.exists());
+}
