@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::http::{Request, Response};
 use crate::config::{JwtConfig, SameSite};
+use crate::security::jwt::Kind;
 
 /// The value of cookie `name` in the request's `Cookie` header(s), if sent
 /// (even empty). Surrounding double quotes are removed.
@@ -65,48 +66,35 @@ fn line(
     out
 }
 
-/// Sets the access cookie (when configured) to `token`.
-pub fn set_access(
+/// Sets the cookie of `kind` (when configured) to `token`.
+pub fn set(
     response: Response,
     config: &JwtConfig,
+    kind: Kind,
     token: &str,
     now: SystemTime,
 ) -> Response {
-    if config.access_cookie.is_empty() {
+    let (name, path, lifetime) = match kind {
+        Kind::Access => (&config.access_cookie, "/", config.access_lifetime),
+        Kind::Refresh => (
+            &config.refresh_cookie,
+            config.refresh_cookie_path.as_str(),
+            config.refresh_lifetime,
+        ),
+    };
+    if name.is_empty() {
         return response;
     }
-    let l = line(
-        config,
-        &config.access_cookie,
-        token,
-        "/",
-        now,
-        Some(config.access_lifetime),
-        true,
-    );
+    let l = line(config, name, token, path, now, Some(lifetime), true);
     response.with_additional_header("Set-Cookie", l)
 }
 
-/// Sets the refresh cookie (when configured) to `token`.
-pub fn set_refresh(
-    response: Response,
-    config: &JwtConfig,
-    token: &str,
-    now: SystemTime,
-) -> Response {
-    if config.refresh_cookie.is_empty() {
-        return response;
-    }
-    let l = line(
-        config,
-        &config.refresh_cookie,
-        token,
-        &config.refresh_cookie_path,
-        now,
-        Some(config.refresh_lifetime),
-        true,
-    );
-    response.with_additional_header("Set-Cookie", l)
+/// A token field's value unless absent or blank, else cookie `name` unless
+/// absent or blank (the reference refuses a blank field instead).
+pub fn field_or_cookie(field: Option<String>, req: &Request, name: &str) -> Option<String> {
+    field
+        .filter(|t| !t.is_empty())
+        .or_else(|| get(req, name).filter(|c| !c.is_empty()).map(str::to_owned))
 }
 
 /// Deletes both cookies, with dj-rest-auth's exact lines (no `HttpOnly`).

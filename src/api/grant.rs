@@ -124,8 +124,8 @@ pub fn respond(app: &App, grant: Grant, user: &User, status: u16) -> Response {
                 );
             }
             let response = json_response(status, &Value::Object(body));
-            let response = cookies::set_access(response, jwt, &access, issued);
-            cookies::set_refresh(response, jwt, &refresh, issued)
+            let response = cookies::set(response, jwt, Kind::Access, &access, issued);
+            cookies::set(response, jwt, Kind::Refresh, &refresh, issued)
         }
     }
 }

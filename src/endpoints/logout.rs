@@ -62,9 +62,7 @@ fn jwt_logout(app: &App, req: &Request) -> Result<Response, ApiError> {
     );
     let answer = errors.into_result().and_then(|()| {
         let now = app.clock.unix();
-        let refresh = in_body
-            .filter(|t| !t.is_empty())
-            .or_else(|| cookies::get(req, &jwt.refresh_cookie).map(str::to_owned));
+        let refresh = cookies::field_or_cookie(in_body, req, &jwt.refresh_cookie);
         let sid = match refresh {
             Some(token) => {
                 app.jwt_keys

@@ -38,17 +38,9 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     );
     errors.into_result()?;
     // Blank is absent (the reference's intent; its field refused it first).
-    let token = match token.filter(|t| !t.is_empty()) {
-        Some(t) => t,
-        None => match cookies::get(req, &jwt.refresh_cookie) {
-            Some(c) if !c.is_empty() => c.to_string(),
-            _ => {
-                return Err(ApiError::Jwt(JwtRefusal::Token(
-                    "No valid refresh token found.",
-                )))
-            }
-        },
-    };
+    let token = cookies::field_or_cookie(token, req, &jwt.refresh_cookie).ok_or(ApiError::Jwt(
+        JwtRefusal::Token("No valid refresh token found."),
+    ))?;
     let issued = app.clock.system();
     let now = grant::unix(issued);
     let claims = app
@@ -114,9 +106,9 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
         );
     }
     let mut response = json_response(200, &Value::Object(answer));
-    response = cookies::set_access(response, jwt, &access, issued);
+    response = cookies::set(response, jwt, Kind::Access, &access, issued);
     if let Some(r) = &refresh {
-        response = cookies::set_refresh(response, jwt, r, issued);
+        response = cookies::set(response, jwt, Kind::Refresh, r, issued);
     }
     Ok(response)
 }

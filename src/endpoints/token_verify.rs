@@ -31,13 +31,8 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
         CharSpec::optional(MAX_TOKEN_CHARS),
     );
     errors.into_result()?;
-    let token = match token.filter(|t| !t.is_empty()) {
-        Some(t) => t,
-        None => match cookies::get(req, &app.config.jwt.access_cookie) {
-            Some(c) if !c.is_empty() => c.to_string(),
-            _ => return Err(ApiError::field("token", "This field is required.")),
-        },
-    };
+    let token = cookies::field_or_cookie(token, req, &app.config.jwt.access_cookie)
+        .ok_or_else(|| ApiError::field("token", "This field is required."))?;
     let now = app.clock.unix();
     let refused = |r: Refusal| ApiError::Jwt(JwtRefusal::Token(r.message()));
     let (claims, kind) = match app.jwt_keys.check(&token, Kind::Access, now) {
