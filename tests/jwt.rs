@@ -328,6 +328,24 @@ fn the_body_variant_also_carries_the_refresh_token_and_cookies_stay_httponly() {
 }
 
 #[test]
+fn an_inactive_or_deleted_user_is_a_401_never_a_500() {
+    let s = with_alice(&[]);
+    let (_, access, refresh) = login(&s);
+    let db = s.db();
+    db.exec("UPDATE users SET is_active = 0 WHERE username = 'alice'", restauth::db::params![]);
+    refresh_with(&s, &refresh).assert(
+        401,
+        json!({"detail": "No active account found for the given token.", "code": "no_active_account"}),
+    );
+    get_user(&s, &[("Authorization", &format!("Bearer {access}"))])
+        .assert(401, json!({"detail": "User is inactive", "code": "user_inactive"}));
+    // Deleted: its sessions go with it (the reference answers the refresh with a 500).
+    db.exec("DELETE FROM users WHERE username = 'alice'", restauth::db::params![]);
+    refresh_with(&s, &refresh).assert(401, json!({"detail": "Token is blacklisted", "code": "token_not_valid"}));
+    assert_eq!(get_user(&s, &[("Authorization", &format!("Bearer {access}"))]).status, 401);
+}
+
+#[test]
 fn token_mode_serves_no_jwt_endpoints() {
     let s = Server::start();
     assert_eq!(post(&s, "/rest-auth/token/refresh/", &json!({}), &[]).status, 404);
