@@ -500,6 +500,13 @@ fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
         let source = format!("in environment variable {}", env_var_name(&key));
         invalid(&key, &source, e.inner().message())
     })?;
+    if config.jwt.samesite == SameSite::None {
+        // Cross-site requests would carry the cookies, with no CSRF check yet.
+        return Err(ConfigError(
+            "jwt.samesite = \"None\" needs the CSRF check, which this build does not have yet (issue 13 continues); use \"Lax\" or \"Strict\""
+                .into(),
+        ));
+    }
     if config.jwt.csrf {
         // Refused rather than ignored: a setting that protects must not be a no-op.
         return Err(ConfigError(

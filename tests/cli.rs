@@ -394,5 +394,12 @@ fn jwt_csrf_is_refused_rather_than_ignored_until_it_is_enforced() {
     .unwrap();
     let o = run_cli(&config, &[], &["check"], "");
     assert_fails_with(&o, &["jwt.csrf"]);
+    // SameSite=None sends the cookies cross-site: refused too until CSRF is checked.
+    let env = [
+        ("RESTAUTH_JWT_CSRF".to_string(), "false".to_string()),
+        ("RESTAUTH_JWT_SAMESITE".to_string(), "None".to_string()),
+    ];
+    let o = run_cli(&config, &env, &["check"], "");
+    assert_fails_with(&o, &["jwt.samesite"]);
     assert!(!db.exists());
 }

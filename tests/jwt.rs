@@ -253,6 +253,20 @@ fn logout_revokes_the_session_and_always_clears_the_cookies() {
     let r = post(&s, "/rest-auth/logout/", &json!({}), &[("Authorization", &format!("Bearer {access2}"))]);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(refresh_with(&s, &refresh2).status, 401);
+    // A bad refresh cookie does not stop a logout the access token can name.
+    let (_, access3, refresh3) = login(&s);
+    let r = post(&s, "/rest-auth/logout/", &json!({}),
+        &[("Cookie", "refresh=garbage"), ("Authorization", &format!("Bearer {access3}"))]);
+    r.assert(200, json!({"detail": "Successfully logged out."}));
+    assert_eq!(refresh_with(&s, &refresh3).status, 401);
+    let r = post(&s, "/rest-auth/logout/", &json!({}), &[("Cookie", "refresh=garbage")]);
+    r.assert(401, json!({"detail": "Token is invalid"}));
+    // GET is never a logout in JWT mode: cookies travel with cross-site links.
+    let s2 = with_alice(&[("RESTAUTH_ACCOUNTS_LOGOUT_ON_GET", "true")]);
+    let (_, _, refresh4) = login(&s2);
+    let r = s2.request("GET", "/rest-auth/logout/", &[("Cookie", &format!("refresh={refresh4}"))], b"");
+    assert_eq!(r.status, 405);
+    assert_eq!(refresh_with(&s2, &refresh4).status, 200);
     // Nothing to revoke: a 401 with its WWW-Authenticate, cookies cleared anyway.
     let r = post(&s, "/rest-auth/logout/", &json!({}), &[]);
     r.assert(401, json!({"detail": "Refresh token was not included in cookie data."}));
@@ -329,7 +343,8 @@ fn the_body_variant_also_carries_the_refresh_token_and_cookies_stay_httponly() {
 
 #[test]
 fn an_inactive_or_deleted_user_is_a_401_never_a_500() {
-    let s = with_alice(&[]);
+    // No grace window, so that a rotation the refusal left behind would show.
+    let s = with_alice(&[("RESTAUTH_JWT_REUSE_GRACE", "0")]);
     let (_, access, refresh) = login(&s);
     let db = s.db();
     db.exec("UPDATE users SET is_active = 0 WHERE username = 'alice'", restauth::db::params![]);
@@ -339,6 +354,10 @@ fn an_inactive_or_deleted_user_is_a_401_never_a_500() {
     );
     get_user(&s, &[("Authorization", &format!("Bearer {access}"))])
         .assert(401, json!({"detail": "User is inactive", "code": "user_inactive"}));
+    // The refusal rotated nothing: reactivated, the same token still refreshes.
+    db.exec("UPDATE users SET is_active = 1 WHERE username = 'alice'", restauth::db::params![]);
+    assert_eq!(refresh_with(&s, &refresh).status, 200);
+    let (_, access, refresh) = login(&s);
     // Deleted: its sessions go with it (the reference answers the refresh with a 500).
     db.exec("DELETE FROM users WHERE username = 'alice'", restauth::db::params![]);
     refresh_with(&s, &refresh).assert(401, json!({"detail": "Token is blacklisted", "code": "token_not_valid"}));

@@ -111,11 +111,15 @@ pub fn refresh(
     // Hashes of random values: comparing them leaks nothing about a token.
     if current == presented {
         if let Some((new_jti, expires_at)) = rotate_to {
-            conn.execute(
+            // Compare-and-swap, though the write transaction already serialises it.
+            let swapped = conn.execute(
                 "UPDATE sessions SET previous_sha256 = refresh_sha256, refresh_sha256 = ?1, \
-                 rotated_at = ?2, expires_at = ?3 WHERE id = ?4",
-                params![key_hash(new_jti), now, expires_at, session_id],
+                 rotated_at = ?2, expires_at = ?3 WHERE id = ?4 AND refresh_sha256 = ?5",
+                params![key_hash(new_jti), now, expires_at, session_id, presented],
             )?;
+            if swapped != 1 {
+                return Ok(Refresh::Unknown);
+            }
         }
         return Ok(Refresh::Accepted {
             session_id,

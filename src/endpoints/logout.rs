@@ -21,9 +21,11 @@ use crate::App;
 /// Methods of this path: DRF lists GET even when it is disabled.
 pub const ALLOW: &str = "GET, POST, HEAD, OPTIONS";
 
-/// `GET` (and `HEAD`): a logout too when `accounts.logout_on_get`, else 405.
+/// `GET` (and `HEAD`): a logout too when `accounts.logout_on_get` (token mode only), else 405.
 pub fn get(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiError> {
-    if !app.config.accounts.logout_on_get {
+    // In JWT mode the credentials are cookies, which a cross-site link sends
+    // along: a GET must not log anyone out.
+    if !app.config.accounts.logout_on_get || app.config.auth.mode == AuthMode::Jwt {
         return Err(method_not_allowed(req, ALLOW));
     }
     post(app, req, caller)
@@ -63,25 +65,23 @@ fn jwt_logout(app: &App, req: &Request) -> Result<Response, ApiError> {
     let answer = errors.into_result().and_then(|()| {
         let now = app.clock.unix();
         let refresh = cookies::field_or_cookie(in_body, req, &jwt.refresh_cookie);
-        let sid = match refresh {
-            Some(token) => {
-                app.jwt_keys
-                    .check(&token, Kind::Refresh, now)
-                    .map_err(|r| ApiError::Jwt(JwtRefusal::Logout(r.message())))?
-                    .sid
-            }
-            None => match jwt_auth::presented(app, req)
+        // The access token (header or cookie) names the session when the
+        // refresh token is absent or bad: a logout should happen if it can.
+        let access_sid = || {
+            jwt_auth::presented(app, req)
                 .ok()
                 .flatten()
                 .and_then(|t| app.jwt_keys.check(t, Kind::Access, now).ok())
-            {
-                Some(claims) => claims.sid,
-                None => {
-                    return Err(ApiError::Jwt(JwtRefusal::Logout(
-                        "Refresh token was not included in cookie data.",
-                    )))
-                }
-            },
+                .map(|c| c.sid)
+        };
+        let sid = match refresh.map(|t| app.jwt_keys.check(&t, Kind::Refresh, now)) {
+            Some(Ok(claims)) => claims.sid,
+            Some(Err(refusal)) => {
+                access_sid().ok_or(ApiError::Jwt(JwtRefusal::Logout(refusal.message())))?
+            }
+            None => access_sid().ok_or(ApiError::Jwt(JwtRefusal::Logout(
+                "Refresh token was not included in cookie data.",
+            )))?,
         };
         if app.write(|tx| -> Result<bool, ApiError> { Ok(sessions::revoke(tx, &sid)?) })? {
             Ok(detail("Successfully logged out."))

@@ -53,13 +53,24 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     let rotate_to = jwt
         .rotate_refresh
         .then_some((new_refresh_jti.as_str(), refresh_exp));
-    let grace = i64::try_from(jwt.reuse_grace.as_secs()).unwrap_or(i64::MAX);
-    // A reuse's revocation must commit: the closure succeeds, the answer is decided after.
+    // Whole seconds, rounded up: "500ms" is a window, not none.
+    let grace = i64::try_from(jwt.reuse_grace.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
+    // A reuse's revocation must commit: that outcome is a success of the
+    // closure, answered after. A refusal of the user is an error, so that it
+    // rolls the rotation back (the client keeps a token that still works).
     let (outcome, user) = app.write(|tx| -> Result<(Refresh, Option<User>), ApiError> {
         let outcome = sessions::refresh(tx, &claims.sid, &claims.jti, rotate_to, now, grace)?;
         let user = match &outcome {
             Refresh::Accepted { user_id, .. } | Refresh::JustRotated { user_id, .. } => {
-                users::by_id(tx, *user_id)?
+                // A deleted user's sessions go with it (ON DELETE CASCADE): a
+                // mismatch is a token naming another user.
+                let user = users::by_id(tx, *user_id)?
+                    .filter(|u| Some(u.id) == claims.user_pk())
+                    .ok_or(ApiError::Jwt(JwtRefusal::Token(REVOKED)))?;
+                if !user.is_active {
+                    return Err(ApiError::Jwt(JwtRefusal::NoActiveAccount));
+                }
+                Some(user)
             }
             Refresh::Reused | Refresh::Unknown => None,
         };
@@ -72,13 +83,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
             return Err(ApiError::Jwt(JwtRefusal::Token(REVOKED)))
         }
     };
-    // A deleted user's sessions go with it (ON DELETE CASCADE): this is a token naming another user.
-    let user = user
-        .filter(|u| Some(u.id) == claims.user_pk())
-        .ok_or(ApiError::Jwt(JwtRefusal::Token(REVOKED)))?;
-    if !user.is_active {
-        return Err(ApiError::Jwt(JwtRefusal::NoActiveAccount));
-    }
+    let user = user.ok_or(ApiError::Jwt(JwtRefusal::Token(REVOKED)))?;
     let access = sign(app, Kind::Access, user.id, &claims.sid, new_id()?, now);
     let mut answer = Map::new();
     answer.insert("access".into(), Value::from(access.as_str()));
