@@ -43,7 +43,8 @@ pub fn unix(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-fn secs(d: Duration) -> i64 {
+/// Whole seconds of `d`, saturating.
+pub fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 

@@ -48,8 +48,7 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
         .check(&token, Kind::Refresh, now)
         .map_err(|r| ApiError::Jwt(JwtRefusal::Token(r.message())))?;
     let new_refresh_jti = new_id()?;
-    let refresh_exp =
-        now.saturating_add(i64::try_from(jwt.refresh_lifetime.as_secs()).unwrap_or(i64::MAX));
+    let refresh_exp = now.saturating_add(grant::secs(jwt.refresh_lifetime));
     let rotate_to = jwt
         .rotate_refresh
         .then_some((new_refresh_jti.as_str(), refresh_exp));
