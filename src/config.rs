@@ -500,17 +500,11 @@ fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
         let source = format!("in environment variable {}", env_var_name(&key));
         invalid(&key, &source, e.inner().message())
     })?;
-    if config.jwt.samesite == SameSite::None {
-        // Cross-site requests would carry the cookies, with no CSRF check yet.
+    if config.jwt.samesite == SameSite::None && !(config.jwt.csrf && config.jwt.secure) {
+        // Cross-site requests carry the cookies: only the CSRF check stops a
+        // forged one, and browsers drop `SameSite=None` cookies without `Secure`.
         return Err(ConfigError(
-            "jwt.samesite = \"None\" needs the CSRF check, which this build does not have yet (issue 13 continues); use \"Lax\" or \"Strict\""
-                .into(),
-        ));
-    }
-    if config.jwt.csrf {
-        // Refused rather than ignored: a setting that protects must not be a no-op.
-        return Err(ConfigError(
-            "jwt.csrf = true is not supported by this build yet (issue 13 continues); leave it false"
+            "jwt.samesite = \"None\" sends the cookies with cross-site requests: it needs jwt.csrf = true and jwt.secure = true (or use \"Lax\")"
                 .into(),
         ));
     }

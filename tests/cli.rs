@@ -380,26 +380,39 @@ fn backup_on_postgresql_says_to_use_pg_dump() {
 
 // SQLite-only: refused before the database is opened.
 #[test]
-fn jwt_csrf_is_refused_rather_than_ignored_until_it_is_enforced() {
+fn jwt_samesite_none_needs_csrf_and_secure() {
     let dir = TempDir::new();
     let db = dir.0.join("restauth.sqlite3");
     let config = dir.0.join("auth.toml");
     std::fs::write(
         &config,
         format!(
-            "[auth]\nmode = \"jwt\"\n[jwt]\ncsrf = true\n[database]\npath = \"{}\"\n",
+            "[auth]\nmode = \"jwt\"\n[jwt]\nsamesite = \"None\"\n[database]\npath = \"{}\"\n",
             db.display()
         ),
     )
     .unwrap();
-    let o = run_cli(&config, &[], &["check"], "");
-    assert_fails_with(&o, &["jwt.csrf"]);
-    // SameSite=None sends the cookies cross-site: refused too until CSRF is checked.
-    let env = [
-        ("RESTAUTH_JWT_CSRF".to_string(), "false".to_string()),
-        ("RESTAUTH_JWT_SAMESITE".to_string(), "None".to_string()),
-    ];
-    let o = run_cli(&config, &env, &["check"], "");
-    assert_fails_with(&o, &["jwt.samesite"]);
-    assert!(!db.exists());
+    let env = |csrf: &str, secure: &str| {
+        [
+            ("RESTAUTH_JWT_CSRF".to_string(), csrf.to_string()),
+            ("RESTAUTH_JWT_SECURE".to_string(), secure.to_string()),
+        ]
+    };
+    // SameSite=None sends the cookies cross-site: only the CSRF check stops a
+    // forged request, and browsers drop such cookies without Secure.
+    for (csrf, secure) in [("false", "false"), ("true", "false"), ("false", "true")] {
+        let o = run_cli(&config, &env(csrf, secure), &["check"], "");
+        assert_fails_with(
+            &o,
+            &["jwt.samesite", "jwt.csrf = true", "jwt.secure = true"],
+        );
+        assert!(!db.exists());
+    }
+    // Accepted: `check` goes on to look for the database.
+    let o = run_cli(&config, &env("true", "true"), &["check"], "");
+    let err = stderr(&o);
+    assert!(
+        err.contains("there is no database") && !err.contains("jwt.samesite"),
+        "{err}"
+    );
 }

@@ -79,6 +79,24 @@ fn refresh_with(s: &Server, token: &str) -> Resp {
     )
 }
 
+fn patch_user(s: &Server, headers: &[(&str, &str)]) -> Resp {
+    let mut h = vec![("Content-Type", "application/json")];
+    h.extend_from_slice(headers);
+    s.request("PATCH", "/rest-auth/user/", &h, br#"{"first_name": "X"}"#)
+}
+
+/// Django's `_mask_cipher_secret`: the 64-character form of a CSRF secret.
+fn mask(secret: &str, mask: &str) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let idx = |c: u8| CHARS.iter().position(|&x| x == c).unwrap();
+    let masked: String = secret
+        .bytes()
+        .zip(mask.bytes())
+        .map(|(s, m)| CHARS[(idx(s) + idx(m)) % CHARS.len()] as char)
+        .collect();
+    format!("{mask}{masked}")
+}
+
 const BEARER: &str = r#"Bearer realm="api""#;
 
 backend_tests! {
@@ -362,6 +380,132 @@ fn an_inactive_or_deleted_user_is_a_401_never_a_500() {
     db.exec("DELETE FROM users WHERE username = 'alice'", restauth::db::params![]);
     refresh_with(&s, &refresh).assert(401, json!({"detail": "Token is blacklisted", "code": "token_not_valid"}));
     assert_eq!(get_user(&s, &[("Authorization", &format!("Bearer {access}"))]).status, 401);
+}
+
+#[test]
+fn csrf_off_needs_no_token_and_sets_no_csrf_cookie() {
+    let s = with_alice(&[]);
+    let (r, access, _) = login(&s);
+    assert_eq!(cookie(&r, "csrftoken"), None);
+    let cookies = format!("access={access}");
+    let r = patch_user(&s, &[("Cookie", &cookies), ("Origin", "http://evil.example")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn csrf_on_checks_cookie_authenticated_unsafe_requests_as_the_reference() {
+    let s = with_alice(&[("RESTAUTH_JWT_CSRF", "true")]);
+    let (r, access, _) = login(&s);
+    // The cookie the reference never sets (iMerica#338): readable, Django's attributes.
+    let lines = set_cookies(&r);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let csrf = cookie(&r, "csrftoken").expect("csrftoken cookie");
+    assert_eq!(csrf.len(), 32);
+    assert!(csrf.bytes().all(|b| b.is_ascii_alphanumeric()), "{csrf}");
+    let (_, attrs) = lines[2].split_once("; ").unwrap();
+    assert!(attrs.starts_with("expires=") && !attrs.contains("HttpOnly"), "{attrs}");
+    assert!(attrs.ends_with("; Max-Age=31449600; Path=/; SameSite=Lax"), "{attrs}");
+    let failed = |reason: &str| json!({"detail": format!("CSRF Failed: {reason}")});
+    let jar = |csrf: Option<&str>| match csrf {
+        Some(c) => format!("access={access}; csrftoken={c}"),
+        None => format!("access={access}"),
+    };
+    let with_pair = jar(Some(&csrf));
+    // §6's table, row by row.
+    let r = patch_user(&s, &[("Cookie", &jar(None))]);
+    r.assert(403, failed("CSRF cookie not set."));
+    assert_eq!(r.header("WWW-Authenticate"), None);
+    patch_user(&s, &[("Cookie", &with_pair)]).assert(403, failed("CSRF token missing."));
+    let other = "A".repeat(32);
+    patch_user(&s, &[("Cookie", &with_pair), ("X-CSRFToken", &other)])
+        .assert(403, failed("CSRF token from the 'X-Csrftoken' HTTP header incorrect."));
+    patch_user(&s, &[("Cookie", &with_pair), ("X-CSRFToken", &csrf), ("Origin", "http://evil.example")])
+        .assert(403, failed("Origin checking failed - http://evil.example does not match any trusted origins."));
+    let unchanged = get_user(&s, &[("Authorization", &format!("Bearer {access}"))]);
+    assert_eq!(unchanged.json()["first_name"], "", "a refused request changes nothing");
+    let own = format!("http://{}", s.addr);
+    for extra in [vec![], vec![("Origin", own.as_str())]] {
+        let mut h = vec![("Cookie", with_pair.as_str()), ("X-CSRFToken", csrf.as_str())];
+        h.extend(extra);
+        let r = patch_user(&s, &h);
+        assert_eq!(r.status, 200, "{h:?}: {}", r.text());
+    }
+    // A header authenticates without CSRF, cookie present or not; GET needs none.
+    let bearer = format!("Bearer {access}");
+    let no_pair = jar(None);
+    for h in [vec![("Authorization", bearer.as_str())], vec![("Authorization", bearer.as_str()), ("Cookie", no_pair.as_str())]] {
+        assert_eq!(patch_user(&s, &h).status, 200, "{h:?}");
+    }
+    assert_eq!(get_user(&s, &[("Cookie", &jar(None))]).status, 200);
+    // Django's formats: a client-minted pair, a masked (64-character) header,
+    // and malformed values named as Django names them.
+    let minted = "abcdefghijABCDEFGHIJ0123456789zZ";
+    let minted_jar = jar(Some(minted));
+    assert_eq!(patch_user(&s, &[("Cookie", &minted_jar), ("X-CSRFToken", minted)]).status, 200);
+    let masked = mask(minted, "9876543210ZYXWVUTSRQzyxwvutsrqQq");
+    assert_eq!(patch_user(&s, &[("Cookie", &minted_jar), ("X-CSRFToken", &masked)]).status, 200);
+    patch_user(&s, &[("Cookie", &minted_jar), ("X-CSRFToken", "short")])
+        .assert(403, failed("CSRF token from the 'X-Csrftoken' HTTP header has incorrect length."));
+    patch_user(&s, &[("Cookie", &jar(Some("short"))), ("X-CSRFToken", minted)])
+        .assert(403, failed("CSRF cookie has incorrect length."));
+    patch_user(&s, &[("Cookie", &jar(Some(&"-".repeat(32)))), ("X-CSRFToken", minted)])
+        .assert(403, failed("CSRF cookie has invalid characters."));
+}
+
+#[test]
+fn csrf_on_guards_logout_login_and_keeps_the_token_across_refreshes() {
+    let s = with_alice(&[
+        ("RESTAUTH_JWT_CSRF", "true"),
+        ("RESTAUTH_SERVER_CORS_ALLOWED_ORIGINS", "https://app.example"),
+    ]);
+    let (r, _, refresh) = login(&s);
+    let csrf = cookie(&r, "csrftoken").unwrap();
+    // A refresh needs no pair (as the reference) and renews the same csrftoken.
+    let jar = format!("refresh={refresh}; csrftoken={csrf}");
+    let r = post(&s, "/rest-auth/token/refresh/", &json!({}), &[("Cookie", &jar)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(cookie(&r, "csrftoken").as_deref(), Some(csrf.as_str()));
+    let refresh = cookie(&r, "refresh").unwrap();
+    // Logout by the refresh cookie alone needs the pair too (the reference
+    // lets a forged cross-site logout through), and a refused one clears nothing.
+    let jar = format!("refresh={refresh}; csrftoken={csrf}");
+    let r = post(&s, "/rest-auth/logout/", &json!({}), &[("Cookie", &jar)]);
+    r.assert(403, json!({"detail": "CSRF Failed: CSRF token missing."}));
+    assert!(set_cookies(&r).is_empty(), "{:?}", set_cookies(&r));
+    let r = post(&s, "/rest-auth/logout/", &json!({}), &[("Cookie", &jar), ("X-CSRFToken", &csrf)]);
+    r.assert(200, json!({"detail": "Successfully logged out."}));
+    // Login: a stale access cookie needs no pair (the reference answers 403),
+    // but a page of an untrusted origin cannot log a browser in (login CSRF).
+    let body = json!({"username": "alice", "password": PASSWORD});
+    let r = post(&s, "/rest-auth/login/", &body, &[("Cookie", "access=garbage")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_ne!(cookie(&r, "csrftoken").as_deref(), Some(csrf.as_str()), "a login makes a new one");
+    post(&s, "/rest-auth/login/", &body, &[("Origin", "https://evil.example")]).assert(
+        403,
+        json!({"detail": "CSRF Failed: Origin checking failed - https://evil.example does not match any trusted origins."}),
+    );
+    let r = post(&s, "/rest-auth/login/", &body, &[("Origin", "https://app.example")]);
+    assert_eq!(r.status, 200, "a CORS-allowed origin is trusted: {}", r.text());
+    // The preflight lets the frontend send the header.
+    let r = s.request("OPTIONS", "/rest-auth/user/", &[
+        ("Origin", "https://app.example"),
+        ("Access-Control-Request-Method", "PATCH"),
+        ("Access-Control-Request-Headers", "x-csrftoken"),
+    ], b"");
+    assert!(r.header("Access-Control-Allow-Headers").unwrap_or("").contains("X-CSRFToken"));
+}
+
+#[test]
+fn with_secure_cookies_only_the_https_origin_is_the_servers_own() {
+    let s = with_alice(&[("RESTAUTH_JWT_CSRF", "true"), ("RESTAUTH_JWT_SECURE", "true")]);
+    let (r, access, _) = login(&s);
+    let csrf = cookie(&r, "csrftoken").unwrap();
+    assert!(set_cookies(&r).iter().all(|l| l.ends_with("; Secure")), "{:?}", set_cookies(&r));
+    let jar = format!("access={access}; csrftoken={csrf}");
+    for (origin, status) in [(format!("http://{}", s.addr), 403), (format!("https://{}", s.addr), 200)] {
+        let r = patch_user(&s, &[("Cookie", &jar), ("X-CSRFToken", &csrf), ("Origin", &origin)]);
+        assert_eq!(r.status, status, "{origin}: {}", r.text());
+    }
 }
 
 #[test]

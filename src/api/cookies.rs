@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::csrf;
 use super::http::{Request, Response};
 use crate::config::{JwtConfig, SameSite};
 use crate::security::jwt::Kind;
@@ -86,6 +87,27 @@ pub fn set(
         return response;
     }
     let l = line(config, name, token, path, now, Some(lifetime), true);
+    response.with_additional_header("Set-Cookie", l)
+}
+
+/// Django's `CSRF_COOKIE_AGE`: 52 weeks.
+const CSRF_COOKIE_AGE: Duration = Duration::from_secs(31_449_600);
+
+/// Sets the `csrftoken` cookie (readable by scripts, unlike the JWT cookies)
+/// when `jwt.csrf` is on, with the JWT cookies' domain, `SameSite` and `Secure`.
+pub fn set_csrf(response: Response, config: &JwtConfig, value: &str, now: SystemTime) -> Response {
+    if !config.csrf {
+        return response;
+    }
+    let l = line(
+        config,
+        csrf::COOKIE,
+        value,
+        "/",
+        now,
+        Some(CSRF_COOKIE_AGE),
+        false,
+    );
     response.with_additional_header("Set-Cookie", l)
 }
 

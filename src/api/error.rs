@@ -82,6 +82,8 @@ pub enum ApiError {
     AuthenticationFailed(&'static str),
     /// 401 of JWT mode, with `WWW-Authenticate: Bearer realm="api"`.
     Jwt(JwtRefusal),
+    /// 403 `{"detail": message}` (DRF's `PermissionDenied`): a failed CSRF check.
+    Forbidden(String),
     /// 405 with an `Allow` header.
     MethodNotAllowed {
         /// The method the client used.
@@ -172,6 +174,7 @@ impl ApiError {
             }
             Parse(detail) => (400, detail.clone()),
             BadRequest(detail) => (400, detail.to_string()),
+            Forbidden(detail) => (403, detail.clone()),
             NotFound => (404, "Not found.".into()),
             RequestTimeout => (408, "The request body did not arrive in time.".into()),
             TooLarge(limit) => (

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Map, Value};
 
 use super::cookies;
+use super::csrf;
 use super::error::json_response;
 use super::http::Response;
 use super::respond::user_json;
@@ -33,6 +34,8 @@ pub enum Grant {
         refresh: String,
         /// When they were made (the expirations count from here).
         issued: SystemTime,
+        /// The new `csrftoken` value.
+        csrf: String,
     },
 }
 
@@ -85,6 +88,7 @@ pub fn issue(app: &App, tx: &Conn, user_id: i64, now: SystemTime) -> Result<Gran
                 access: sign(app, Kind::Access, user_id, &sid, new_id()?, at),
                 refresh: sign(app, Kind::Refresh, user_id, &sid, refresh_jti, at),
                 issued: now,
+                csrf: csrf::cookie_value(None)?,
             })
         }
     }
@@ -103,6 +107,7 @@ pub fn respond(app: &App, grant: Grant, user: &User, status: u16) -> Response {
             access,
             refresh,
             issued,
+            csrf,
         } => {
             let jwt = &app.config.jwt;
             let mut body = Map::new();
@@ -126,7 +131,8 @@ pub fn respond(app: &App, grant: Grant, user: &User, status: u16) -> Response {
             }
             let response = json_response(status, &Value::Object(body));
             let response = cookies::set(response, jwt, Kind::Access, &access, issued);
-            cookies::set(response, jwt, Kind::Refresh, &refresh, issued)
+            let response = cookies::set(response, jwt, Kind::Refresh, &refresh, issued);
+            cookies::set_csrf(response, jwt, &csrf, issued)
         }
     }
 }

@@ -10,7 +10,6 @@ use serde_json::{Map, Value};
 
 use crate::accounts::sessions::{self, Refresh};
 use crate::accounts::users::{self, User};
-use crate::api::cookies;
 use crate::api::error::{json_response, JwtRefusal};
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::grant::{self, new_id, sign};
@@ -18,6 +17,7 @@ use crate::api::http::{Request, Response};
 use crate::api::input::read_body;
 use crate::api::jwt_auth::REVOKED;
 use crate::api::route::Caller;
+use crate::api::{cookies, csrf};
 use crate::api::{ApiError, FieldErrors};
 use crate::security::jwt::Kind;
 use crate::timefmt::rfc3339_micros;
@@ -113,6 +113,9 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     response = cookies::set(response, jwt, Kind::Access, &access, issued);
     if let Some(r) = &refresh {
         response = cookies::set(response, jwt, Kind::Refresh, r, issued);
+    }
+    if jwt.csrf {
+        response = cookies::set_csrf(response, jwt, &csrf::cookie_value(Some(req))?, issued);
     }
     Ok(response)
 }

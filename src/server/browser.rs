@@ -5,7 +5,7 @@ use crate::api::http::{Request, Response};
 use crate::App;
 
 /// Headers a browser frontend may send.
-const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Accept, Accept-Language";
+const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Accept, Accept-Language, X-CSRFToken";
 /// How long a browser may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: &str = "600";
 

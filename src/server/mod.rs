@@ -10,6 +10,7 @@ use std::time::Instant;
 use crate::api::http::{Request, Response};
 
 use crate::api::auth::{authenticate, require_user};
+use crate::api::csrf::{self, Credential};
 use crate::api::jwt_auth;
 use crate::api::respond::options;
 use crate::api::route::Access::{Anyone, TokenIfAny, User};
@@ -213,6 +214,14 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
     let header = req.header("Authorization");
     let now = app.clock.unix();
     let jwt = app.config.auth.mode == AuthMode::Jwt;
+    if jwt {
+        let credential = match route.access {
+            Anyone => Credential::None,
+            TokenIfAny => Credential::AnyCookie,
+            User => Credential::AccessCookie,
+        };
+        csrf::check(app, req, credential)?;
+    }
     let user = match route.access {
         Anyone => None,
         // JWT mode's logout reads its tokens itself: a stale one must not stop it.
