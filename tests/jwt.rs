@@ -97,6 +97,21 @@ fn mask(secret: &str, mask: &str) -> String {
     format!("{mask}{masked}")
 }
 
+/// `token` re-signed with the server's key, its `exp` moved `by` seconds.
+fn with_exp_moved(s: &Server, token: &str, by: i64) -> String {
+    use restauth::security::jwt::{Claims, Keys};
+    let mut claims: Claims = serde_json::from_value(payload(token)).unwrap();
+    claims.exp += by;
+    Keys::derive(&s.secret_key()).sign(&claims)
+}
+
+/// An expired copy of `token` (same session, same jti).
+fn expired(s: &Server, token: &str) -> String {
+    let p = payload(token);
+    let lived = p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap();
+    with_exp_moved(s, token, -lived - 1)
+}
+
 const BEARER: &str = r#"Bearer realm="api""#;
 
 backend_tests! {
@@ -513,5 +528,131 @@ fn token_mode_serves_no_jwt_endpoints() {
     let s = Server::start();
     assert_eq!(post(&s, "/rest-auth/token/refresh/", &json!({}), &[]).status, 404);
     assert_eq!(post(&s, "/rest-auth/token/verify/", &json!({}), &[]).status, 404);
+}
+#[test]
+fn expiry_as_the_reference_and_expired_cookies_never_block_login_or_logout() {
+    let s = with_alice(&[
+        ("RESTAUTH_JWT_ACCESS_LIFETIME", "2s"),
+        ("RESTAUTH_JWT_REFRESH_LIFETIME", "6s"),
+    ]);
+    let (r, access, refresh) = login(&s);
+    let lines = set_cookies(&r);
+    assert!(lines[0].contains("; Max-Age=2; ") && lines[1].contains("; Max-Age=6; "), "{lines:?}");
+    // The forged copies are refused only for their expiry: the unexpired
+    // re-signature of the same claims is accepted.
+    assert_eq!(get_user(&s, &[("Authorization", &format!("Bearer {}", with_exp_moved(&s, &access, 0)))]).status, 200);
+    let (old_access, old_refresh) = (expired(&s, &access), expired(&s, &refresh));
+    let expired_access = json!({
+        "detail": "Given token not valid for any token type", "code": "token_not_valid",
+        "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is expired"}],
+    });
+    let header = format!("Bearer {old_access}");
+    let old_cookie = format!("access={old_access}");
+    get_user(&s, &[("Authorization", &header)]).assert(401, expired_access.clone());
+    get_user(&s, &[("Cookie", &old_cookie)]).assert(401, expired_access);
+    let is_expired = json!({"detail": "Token is expired", "code": "token_not_valid"});
+    for t in [&old_access, &old_refresh] {
+        post(&s, "/rest-auth/token/verify/", &json!({"token": t}), &[]).assert(401, is_expired.clone());
+    }
+    refresh_with(&s, &old_refresh).assert(401, is_expired);
+    // A valid refresh token with an expired access cookie: 200, as the reference.
+    let jar = format!("access={old_access}; refresh={refresh}");
+    let r = post(&s, "/rest-auth/token/refresh/", &json!({}), &[("Cookie", &jar)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let refresh = cookie(&r, "refresh").expect("rotated refresh cookie");
+    // Login and logout ignore an expired access cookie (the reference: 401, nothing deleted).
+    let body = json!({"username": "alice", "password": PASSWORD});
+    assert_eq!(post(&s, "/rest-auth/login/", &body, &[("Cookie", &old_cookie)]).status, 200);
+    let jar = format!("access={old_access}; refresh={refresh}");
+    let r = post(&s, "/rest-auth/logout/", &json!({}), &[("Cookie", &jar)]);
+    r.assert(200, json!({"detail": "Successfully logged out."}));
+    assert_eq!(set_cookies(&r).len(), 2);
+    assert_eq!(refresh_with(&s, &refresh).status, 401, "revoked");
+    // Only an expired refresh cookie: the reference's 401, cookies deleted.
+    let r = post(&s, "/rest-auth/logout/", &json!({}), &[("Cookie", &format!("refresh={old_refresh}"))]);
+    r.assert(401, json!({"detail": "Token is expired"}));
+    assert_eq!(set_cookies(&r).len(), 2);
+}
+
+#[test]
+fn logout_names_each_bad_refresh_cookie_as_the_reference() {
+    let s = with_alice(&[]);
+    let (_, access, refresh) = login(&s);
+    let logout = |jar: &str| post(&s, "/rest-auth/logout/", &json!({}), &[("Cookie", jar)]);
+    logout(&format!("refresh={access}")).assert(401, json!({"detail": "Token has wrong type"}));
+    let jar = format!("refresh={refresh}");
+    logout(&jar).assert(200, json!({"detail": "Successfully logged out."}));
+    let r = logout(&jar);
+    r.assert(401, json!({"detail": "Token is blacklisted"}));
+    assert_eq!(set_cookies(&r).len(), 2, "deleted on every answer of the view");
+    // A malformed JSON body is the parser's 400, before anything is deleted.
+    let r = s.request("POST", "/rest-auth/logout/", &[("Content-Type", "application/json"), ("Cookie", &jar)], b"{x");
+    assert_eq!(r.status, 400);
+    assert!(r.json()["detail"].as_str().unwrap().starts_with("JSON parse error - "), "{}", r.text());
+    assert!(set_cookies(&r).is_empty());
+}
+
+#[test]
+fn body_variant_logout_as_the_reference_without_its_bugs() {
+    let s = with_alice(&[("RESTAUTH_JWT_REFRESH_IN_BODY", "true")]);
+    let login_refresh = || {
+        let (r, _, _) = login(&s);
+        r.json()["refresh"].as_str().unwrap().to_string()
+    };
+    let logout = |body: &Value, headers: &[(&str, &str)]| post(&s, "/rest-auth/logout/", body, headers);
+    let ok = json!({"detail": "Successfully logged out."});
+    // §7.2 row by row.
+    let r1 = login_refresh();
+    logout(&json!({"refresh": r1}), &[]).assert(200, ok.clone());
+    assert_eq!(refresh_with(&s, &r1).status, 401, "revoked");
+    // The cookie too when the body has none (the reference ignores it and keeps the session).
+    let r2 = login_refresh();
+    logout(&json!({}), &[("Cookie", &format!("refresh={r2}"))]).assert(200, ok.clone());
+    assert_eq!(refresh_with(&s, &r2).status, 401);
+    let not_included = json!({"detail": "Refresh token was not included in request data."});
+    let r = logout(&json!({"refresh": ""}), &[]);
+    r.assert(401, not_included.clone());
+    assert_eq!(set_cookies(&r).len(), 2);
+    logout(&json!({"refresh": 123}), &[]).assert(401, json!({"detail": "Token is invalid"}));
+    // null revokes nothing: the reference answers 200 anyway; restauth says why.
+    let r3 = login_refresh();
+    let r = logout(&json!({"refresh": null}), &[]);
+    r.assert(400, json!({"refresh": ["This field may not be null."]}));
+    assert_eq!(refresh_with(&s, &r3).status, 200, "nothing was revoked");
+    // A whole body that is not an object: 400 (the reference: 500).
+    for body in [&b"\"abc\""[..], b"[\"x\"]", b"null"] {
+        let r = s.request("POST", "/rest-auth/logout/", &[("Content-Type", "application/json")], body);
+        assert_eq!(r.status, 400, "{}", r.text());
+    }
+    // A form body, as the reference.
+    let r4 = login_refresh();
+    let form = format!("refresh={r4}");
+    let r = s.request("POST", "/rest-auth/logout/", &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes());
+    r.assert(200, ok);
+    assert_eq!(refresh_with(&s, &r4).status, 401);
+}
+
+#[test]
+fn an_empty_cookie_name_means_no_such_cookie() {
+    let s = with_alice(&[("RESTAUTH_JWT_ACCESS_COOKIE", "")]);
+    let (r, access, _) = login(&s);
+    let lines = set_cookies(&r);
+    assert_eq!(lines.len(), 1, "the refresh cookie only: {lines:?}");
+    assert!(lines[0].starts_with("refresh="));
+    get_user(&s, &[("Cookie", &format!("access={access}"))])
+        .assert(401, json!({"detail": "Authentication credentials were not provided."}));
+    assert_eq!(get_user(&s, &[("Authorization", &format!("Bearer {access}"))]).status, 200);
+    let r = post(&s, "/rest-auth/logout/", &json!({}), &[("Authorization", &format!("Bearer {access}"))]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(set_cookies(&r), [r#"refresh=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax"#]);
+    // Without a refresh cookie the refresh token can only travel in bodies.
+    let s = with_alice(&[("RESTAUTH_JWT_REFRESH_COOKIE", "")]);
+    let r = s.post_json("/rest-auth/login/", &json!({"username": "alice", "password": PASSWORD}), None);
+    assert_eq!(set_cookies(&r).len(), 1);
+    let refresh = r.json()["refresh"].as_str().unwrap().to_string();
+    assert!(!refresh.is_empty());
+    let r = refresh_with(&s, &refresh);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["refresh"].is_string(), "the rotated token is in the body: {}", r.text());
 }
 }

@@ -4,6 +4,7 @@ use crate::accounts::sessions;
 use crate::api::cookies;
 use crate::api::error::JwtRefusal;
 use crate::api::fields::{char_field, CharSpec};
+use crate::api::grant;
 use crate::api::http::{Request, Response};
 use crate::api::input::read_body;
 use crate::api::jwt_auth::{self, REVOKED};
@@ -79,8 +80,13 @@ fn jwt_logout(app: &App, req: &Request) -> Result<Response, ApiError> {
             Some(Err(refusal)) => {
                 access_sid().ok_or(ApiError::Jwt(JwtRefusal::Logout(refusal.message())))?
             }
+            // The reference's words for its one transport.
             None => access_sid().ok_or(ApiError::Jwt(JwtRefusal::Logout(
-                "Refresh token was not included in cookie data.",
+                if grant::refresh_in_body(app) {
+                    "Refresh token was not included in request data."
+                } else {
+                    "Refresh token was not included in cookie data."
+                },
             )))?,
         };
         if app.write(|tx| -> Result<bool, ApiError> { Ok(sessions::revoke(tx, &sid)?) })? {
