@@ -500,6 +500,14 @@ fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
         let source = format!("in environment variable {}", env_var_name(&key));
         invalid(&key, &source, e.inner().message())
     })?;
+    let jwt = &config.jwt;
+    let names = [jwt.access_cookie.as_str(), jwt.refresh_cookie.as_str()];
+    if (!names[0].is_empty() && names[0] == names[1]) || names.contains(&"csrftoken") {
+        return Err(ConfigError(format!(
+            "jwt.access_cookie and jwt.refresh_cookie must differ from each other and from \"csrftoken\" (got {:?} and {:?})",
+            names[0], names[1]
+        )));
+    }
     if config.jwt.samesite == SameSite::None && !(config.jwt.csrf && config.jwt.secure) {
         // Cross-site requests carry the cookies: only the CSRF check stops a
         // forged one, and browsers drop `SameSite=None` cookies without `Secure`.
@@ -1022,6 +1030,19 @@ mod tests {
         from_toml_str("", &env_of(&[(var, value)]))
             .expect_err("expected an error")
             .to_string()
+    }
+
+    #[test]
+    fn jwt_cookie_names_may_not_collide() {
+        for text in [
+            "[jwt]\naccess_cookie = \"t\"\nrefresh_cookie = \"t\"\n",
+            "[jwt]\nrefresh_cookie = \"csrftoken\"\n",
+        ] {
+            let msg = file_err(text);
+            assert!(msg.contains("must differ"), "{msg}");
+        }
+        // Both absent is no collision.
+        file("[jwt]\naccess_cookie = \"\"\nrefresh_cookie = \"\"\n").unwrap();
     }
 
     #[test]
