@@ -176,6 +176,13 @@ fn references_resolve_and_operations_are_complete() {
             .as_array()
             .unwrap_or_else(|| panic!("{at}: no security"));
         let needs_token = !security.is_empty();
+        // Both modes: where a token key works, a JWT does too.
+        let has = |scheme: &str| security.iter().any(|s| s.get(scheme).is_some());
+        assert_eq!(has("tokenAuth"), has("jwtAuth"), "{at}: tokenAuth and jwtAuth go together");
+        // JWT mode's CSRF check (and Origin check) can refuse any unsafe request.
+        if ["post", "put", "patch"].contains(&method.as_str()) && path != "/health" {
+            assert!(responses.contains_key("403"), "{at}: no 403 (CSRF)");
+        }
         assert_eq!(
             needs_token,
             responses.contains_key("401"),
