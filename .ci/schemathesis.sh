@@ -140,14 +140,16 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$work/provider.port" ] && break; sleep 0.1; done
 provider="http://127.0.0.1:$(cat "$work/provider.port")"
 
-# --- One backend: the server, Schemathesis, the summary ------------------------
-# Runs against SQLite, then against PostgreSQL when RESTAUTH_TEST_POSTGRES_URL
-# names a server (as .ci/run exports it); each has a directory of its own.
+# --- One backend and auth mode: the server, Schemathesis, the summary -----------
+# Token mode against SQLite, then JWT mode against PostgreSQL when
+# RESTAUTH_TEST_POSTGRES_URL names a server (as .ci/run exports it), else JWT
+# mode against SQLite too: both modes and both backends in two runs. Each run
+# has a directory of its own.
 run_backend() {
-local backend=$1
-local dir="$work/$backend"
+local backend=$1 mode=$2
+local dir="$work/$backend-$mode"
 mkdir -p "$dir"
-echo "== backend: $backend"
+echo "== backend: $backend, auth.mode = $mode"
 # --- The server ----------------------------------------------------------------
 cat > "$dir/auth.toml" <<TOML
 [server]
@@ -158,6 +160,13 @@ path = "$dir/restauth.sqlite3"
 
 [security]
 password_iterations = 1000
+
+[auth]
+mode = "$mode"
+
+[jwt]
+# Outlives the run: the one access token authenticates every request.
+access_lifetime = "1d"
 
 [mail]
 spool_dir = "$dir/mail"
@@ -205,7 +214,8 @@ fi
 base="http://$addr/rest-auth"
 echo "== restauth listening on $base"
 
-# A user (e-mail verified by the CLI) and a token for the operations behind one.
+# A user (e-mail verified by the CLI) and a token (a key, or a JWT access token)
+# for the operations behind one.
 password="schemathesis-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s\n' "$password" | "$bin" --config "$dir/auth.toml" user create \
     --username schemathesis --email schemathesis@example.com --password-stdin --skip-validation
@@ -213,7 +223,8 @@ token=$("$python" - "$base/login/" "$password" <<'PY'
 import json, sys, urllib.request
 body = json.dumps({"username": "schemathesis", "password": sys.argv[2]}).encode()
 req = urllib.request.Request(sys.argv[1], data=body, headers={"Content-Type": "application/json"})
-print(json.load(urllib.request.urlopen(req, timeout=30))["key"])
+answer = json.load(urllib.request.urlopen(req, timeout=30))
+print("Token " + answer["key"] if "key" in answer else "Bearer " + answer["access"])
 PY
 )
 
@@ -227,7 +238,7 @@ run() {
     shift
     echo "== schemathesis ($name): --max-examples $MAX_EXAMPLES --seed $SEED --checks $CHECKS"
     "$venv/bin/schemathesis" run "$base/schema/" \
-        --header "Authorization: Token $token" \
+        --header "Authorization: $token" \
         --checks "$CHECKS" \
         --max-examples "$MAX_EXAMPLES" \
         --seed "$SEED" \
@@ -241,7 +252,7 @@ run main --exclude-operation-id logout --exclude-operation-id health
 run logout --include-operation-id logout
 
 # --- Summary -------------------------------------------------------------------
-"$python" - "$dir" "$(( $(date +%s) - started ))" "$status" "$backend" <<'PY'
+"$python" - "$dir" "$(( $(date +%s) - started ))" "$status" "$backend, $mode mode" <<'PY'
 import collections, re, sys
 work, seconds, status, backend = sys.argv[1:5]
 generated, outcomes = 0, []
@@ -288,10 +299,11 @@ cd "$work"
 }
 
 overall=0
-run_backend sqlite
+run_backend sqlite token
 if [ -n "${RESTAUTH_TEST_POSTGRES_URL:-}" ]; then
-    run_backend postgres
+    run_backend postgres jwt
 else
-    echo "== Schemathesis on PostgreSQL skipped: RESTAUTH_TEST_POSTGRES_URL is not set"
+    echo "== Schemathesis on PostgreSQL skipped: RESTAUTH_TEST_POSTGRES_URL is not set; JWT mode on SQLite"
+    run_backend sqlite jwt
 fi
 exit "$overall"
