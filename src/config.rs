@@ -64,6 +64,7 @@ sections! {
         throttle: ThrottleConfig = Default::default(),
         auth: AuthConfig = Default::default(),
         jwt: JwtConfig = Default::default(),
+        mfa: MfaConfig = Default::default(),
     }
 
     pub struct ServerConfig {
@@ -202,10 +203,26 @@ sections! {
         algorithm: JwtAlgorithm = JwtAlgorithm::Hs256,
     }
 
+    /// Two-factor login (TOTP, recovery codes), named after dj-rest-auth's `MFA_*` settings.
+    pub struct MfaConfig {
+        /// `""` = no issuer in the provisioning URI (the reference's default).
+        #[serde(deserialize_with = "mfa_issuer")] issuer: String = String::new(),
+        #[serde(deserialize_with = "int::<6, 8, _, _>")] digits: u8 = 6,
+        #[serde(with = "max_5m")] period: Duration = Duration::from_secs(30),
+        /// Steps accepted before and after the current one.
+        #[serde(deserialize_with = "int::<0, 3, _, _>")] skew: u16 = 1,
+        /// Lifetime of the login step's ephemeral token and of an activation token.
+        #[serde(with = "max_1h")] ephemeral_lifetime: Duration = Duration::from_secs(300),
+        #[serde(deserialize_with = "int::<1, 50, _, _>")] recovery_codes: usize = 10,
+        /// Wrong codes that burn an ephemeral token.
+        #[serde(deserialize_with = "int::<1, 100, _, _>")] max_failures: u32 = 5,
+    }
+
     /// Rates per client address (`_per_email`: per target address), and the softlock.
     pub struct ThrottleConfig {
         #[serde(deserialize_with = "boolean")] enabled: bool = true,
         login: Rate = rate("20/min"),
+        mfa_verify: Rate = rate("20/min"),
         registration: Rate = rate("10/h"),
         password_reset: Rate = rate("10/h"),
         password_reset_per_email: Rate = rate("3/h"),
@@ -756,6 +773,11 @@ parsers! {
         let ok = s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
         require(ok, "a cookie name (letters, digits and !#$%&'*+-.^_`|~) or \"\"", s.to_string())
     }
+    /// An issuer name for authenticator apps: no `:` (it separates issuer and account).
+    fn mfa_issuer(v) -> String {
+        let s = string(v)?.trim();
+        require(!s.contains(':'), "a name without \":\"", s.to_string())
+    }
     /// A cookie `Domain` such as `example.com`, or `""`.
     fn cookie_domain(v) -> String {
         let s = string(v)?.trim();
@@ -1113,7 +1135,7 @@ mod tests {
     #[test]
     fn reference_file_documents_every_key_and_env_var() {
         let keys = schema_entries(false);
-        assert_eq!(keys.len(), 85, "{keys:?}");
+        assert_eq!(keys.len(), 93, "{keys:?}");
         for key in &keys {
             let (section, name) = key.rsplit_once('.').unwrap();
             let var = env_var_name(key);

@@ -178,7 +178,11 @@ fn references_resolve_and_operations_are_complete() {
         let needs_token = !security.is_empty();
         // Both modes: where a token key works, a JWT does too.
         let has = |scheme: &str| security.iter().any(|s| s.get(scheme).is_some());
-        assert_eq!(has("tokenAuth"), has("jwtAuth"), "{at}: tokenAuth and jwtAuth go together");
+        assert_eq!(
+            has("tokenAuth"),
+            has("jwtAuth"),
+            "{at}: tokenAuth and jwtAuth go together"
+        );
         // JWT mode's CSRF check (and Origin check) can refuse any unsafe request.
         if ["post", "put", "patch"].contains(&method.as_str()) && path != "/health" {
             assert!(responses.contains_key("403"), "{at}: no 403 (CSRF)");

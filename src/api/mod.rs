@@ -11,6 +11,7 @@ pub mod http;
 pub mod input;
 pub mod jwt_auth;
 pub mod passwords;
+pub mod qr;
 pub mod respond;
 pub mod route;
 pub mod social_flow;
