@@ -56,6 +56,39 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
 
+-- Two-factor login (mfa/ endpoints): a user's TOTP authenticator, at most
+-- one. Since schema version 6. Neither the TOTP secret nor any code is
+-- readable from this file alone.
+CREATE TABLE IF NOT EXISTS mfa_totp (
+    user_id        INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    secret_sealed  BLOB    NOT NULL,             -- the TOTP secret, encrypted (XChaCha20-Poly1305: 24-byte nonce, ciphertext, tag) with a key derived from the server secret, bound to user_id
+    last_step      INTEGER NOT NULL,             -- the last time step (Unix time / mfa.period) whose code was accepted: codes of it and of earlier steps are refused
+    created_at     INTEGER NOT NULL,             -- the activation
+    last_used_at   INTEGER                       -- the last code or recovery code accepted at mfa/verify/; NULL before the first
+);
+
+-- Recovery codes of a user with TOTP on: shown once (activation, regeneration),
+-- each good for one login. Since schema version 6.
+CREATE TABLE IF NOT EXISTS mfa_recovery_codes (
+    id          INTEGER PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    code_hmac   BLOB    NOT NULL,                -- HMAC-SHA256 of the code ("xxxx-xxxx", lower case) under a key derived from the server secret; never the code
+    used_at     INTEGER                          -- when it logged the user in; a used code is refused
+);
+CREATE INDEX IF NOT EXISTS mfa_recovery_codes_user ON mfa_recovery_codes(user_id);
+
+-- The second step of a login with MFA on: login/ answered an ephemeral token,
+-- which mfa/verify/ takes once with a code. Since schema version 6.
+CREATE TABLE IF NOT EXISTS mfa_challenges (
+    id            INTEGER PRIMARY KEY,
+    token_sha256  BLOB    NOT NULL UNIQUE,       -- SHA-256 of the ephemeral token; the token itself is never stored
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    failures      INTEGER NOT NULL DEFAULT 0,    -- wrong codes so far; the row is deleted at mfa.max_failures and on success
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL               -- refused from this time on (created_at + mfa.ephemeral_lifetime)
+);
+CREATE INDEX IF NOT EXISTS mfa_challenges_user ON mfa_challenges(user_id);
+
 -- Server-wide values restauth keeps for itself. Never a secret: the server
 -- secret lives in security.secret_key_file (restauth.secret beside this file,
 -- mode 0600), so a copy of the database cannot forge a reset link. A

@@ -38,6 +38,8 @@ pub struct App {
     pub secret_key: String,
     /// JWT mode's signing key, derived from the server secret.
     pub jwt_keys: crate::security::jwt::Keys,
+    /// MFA's sealing and HMAC keys, derived from the server secret.
+    pub mfa_keys: crate::security::mfa::MfaKeys,
     /// The mail worker, when serving (the CLI leaves mail to the server).
     pub mailer: Option<mail::worker::MailWorker>,
     /// Request rates and account softlocks (in memory).
@@ -101,6 +103,7 @@ impl App {
             pool,
             hashes,
             jwt_keys: crate::security::jwt::Keys::derive(&secret_key),
+            mfa_keys: crate::security::mfa::MfaKeys::derive(&secret_key),
             secret_key,
             mailer: None,
             throttle,

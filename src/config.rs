@@ -1617,7 +1617,7 @@ mod tests {
         let sections = schema_entries(true);
         assert_eq!(
             sections.join(", "),
-            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, throttle, auth, jwt"
+            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, throttle, auth, jwt, mfa"
         );
         for section in sections {
             let msg = file_err(&format!("[{section}]\nbogus_key = 1\n"));

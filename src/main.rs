@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use restauth::accounts;
+use restauth::accounts::mfa;
 use restauth::accounts::users::{self, NewUser};
 use restauth::mail::outbox;
 use restauth::security::validators::{validate_password, UserAttributes};
@@ -85,6 +86,12 @@ enum UserCommand {
     },
     /// Mark a user's email address verified by hand.
     VerifyEmail {
+        /// Username (or email address).
+        user: String,
+    },
+    /// Turn two-factor login off for a user who lost the device and the
+    /// recovery codes: the password alone logs them in again.
+    MfaReset {
         /// Username (or email address).
         user: String,
     },
@@ -364,6 +371,19 @@ fn user_command(app: &App, cmd: UserCommand) -> Result<(), Fail> {
                 Ok(accounts::revoke_logins(tx, found.id, None)?)
             })?;
             println!("deactivated {}; {revoked} token(s) revoked", found.username);
+            Ok(())
+        }
+        UserCommand::MfaReset { user } => {
+            let found = find_user(app, &user)?;
+            let was_on = app.write(|tx| -> Result<_, Fail> { Ok(mfa::disable(tx, found.id)?) })?;
+            if was_on {
+                println!("two-factor login turned off for {}", found.username);
+            } else {
+                println!(
+                    "{} had no two-factor login; nothing changed",
+                    found.username
+                );
+            }
             Ok(())
         }
     }

@@ -88,7 +88,7 @@ fn an_error_other_than_a_conflict_is_not_retried() {
 }
 
 #[test]
-fn a_version_4_database_gains_the_sessions_table() {
+fn a_version_4_database_gains_the_newer_tables() {
     if !postgres_available() {
         eprintln!("skipped: needs {POSTGRES_URL_VAR}");
         return;
@@ -111,13 +111,18 @@ fn a_version_4_database_gains_the_sessions_table() {
         .read(|c| {
             c.query_one(
                 "SELECT (SELECT max(version) FROM schema_version), \
-                 (SELECT count(*) FROM sessions), (SELECT count(*) FROM users)",
+                 (SELECT count(*) FROM sessions) + (SELECT count(*) FROM mfa_totp) \
+                 + (SELECT count(*) FROM mfa_recovery_codes) + (SELECT count(*) FROM mfa_challenges), \
+                 (SELECT count(*) FROM users)",
                 params![],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
         })
         .expect("read");
-    assert_eq!((version, sessions, users), (5, 0, 1));
+    assert_eq!(
+        (version, sessions, users),
+        (restauth::db::SCHEMA_VERSION, 0, 1)
+    );
     let rows: i64 = client
         .query_one("SELECT count(*) FROM schema_version", &[])
         .unwrap()

@@ -162,6 +162,31 @@ fn in_jwt_mode_social_login_and_connect_answer_like_login() {
 }
 
 #[test]
+fn social_login_asks_for_the_second_factor_too() {
+    let (_fb, _tw, s) = setup();
+    let r = fb_login(&s, json!({"access_token": "good-token"}));
+    let auth = format!("Token {}", r.json()["key"].as_str().unwrap());
+    let setup = s.request("GET", "/rest-auth/mfa/totp/activate/", &[("Authorization", &auth)], b"").json();
+    let secret = totp_rs::Secret::try_from_base32(setup["secret"].as_str().unwrap()).unwrap();
+    let codes = restauth::security::totp::Codes::new(&Default::default(), secret.as_ref());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let body = json!({"activation_token": setup["activation_token"], "code": codes.at(now)});
+    let r = s.request("POST", "/rest-auth/mfa/totp/activate/",
+        &[("Content-Type", "application/json"), ("Authorization", &auth)], body.to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The reference's facebook/ logs such a user in without the second factor.
+    let r = fb_login(&s, json!({"access_token": "good-token"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["mfa_required"], true, "{body}");
+    assert!(body.get("key").is_none());
+    let token = body["ephemeral_token"].as_str().unwrap();
+    let r = s.post_json("/rest-auth/mfa/verify/", &json!({"ephemeral_token": token, "code": codes.at(now + 30)}), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["key"].is_string());
+}
+
+#[test]
 fn facebook_first_login_creates_the_user_and_the_second_finds_it() {
     let (fb, _tw, s) = setup();
     let r = fb_login(&s, json!({"access_token": "good-token"}));

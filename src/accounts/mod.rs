@@ -6,6 +6,7 @@
 pub mod confirmations;
 pub mod email;
 pub mod mail_requests;
+pub mod mfa;
 pub mod server_settings;
 pub mod sessions;
 pub mod social;

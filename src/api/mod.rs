@@ -14,6 +14,7 @@ pub mod passwords;
 pub mod qr;
 pub mod respond;
 pub mod route;
+pub mod second_factor;
 pub mod social_flow;
 
 pub use error::{ApiError, FieldErrors};

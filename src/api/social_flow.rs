@@ -8,6 +8,7 @@ use super::client::throttle_client;
 use super::grant;
 use super::respond::ok;
 use super::route::Caller;
+use super::second_factor;
 use super::ApiError;
 use crate::accounts::social::{self, ProviderProfile};
 use crate::config::AuthMode;
@@ -34,12 +35,14 @@ pub fn login<P: Provider>(app: &App, req: &Request, _: &Caller) -> Result<Respon
     let profile = P::profile(&answer);
     let issued = app.clock.system();
     let now = grant::unix(issued);
-    let (grant, user) = app.write(|tx| -> Result<_, ApiError> {
+    // A user with MFA on gives the second factor here too (the reference's
+    // social login skips it).
+    let (login, user) = app.write(|tx| -> Result<_, ApiError> {
         let user = social::login_or_signup(tx, &app.config, &profile, now)?;
-        Ok((grant::issue(app, tx, user.id, issued)?, user))
+        Ok((second_factor::begin(app, tx, user.id, issued)?, user))
     })?;
     app.mail_queued();
-    Ok(grant::respond(app, grant, &user, 200))
+    Ok(second_factor::respond(app, login, &user, 200))
 }
 
 /// `POST P/<provider>/connect/`: links the provider account to the logged-in user;

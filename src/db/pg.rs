@@ -651,7 +651,8 @@ fn migrate(conn: &mut PgConn) -> Result<(), DbError> {
             "schema version {v} predates PostgreSQL support (4); this database is not restauth's"
         )))
         }
-        // 4 -> 5 (sessions) only adds a table: the idempotent schema does it.
+        // 4 -> 5 (sessions) and 5 -> 6 (the mfa_ tables) only add tables:
+        // the idempotent schema does it.
         Some(_) => {
             tx.batch_execute(SCHEMA).map_err(error)?;
             tx.execute("UPDATE schema_version SET version = $1", &[&SCHEMA_VERSION])

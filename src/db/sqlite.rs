@@ -18,7 +18,7 @@ use super::{DbError, ToValue, Value};
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this build writes into `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Opens one connection with restauth's pragmas.
 pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, DbError> {
@@ -71,7 +71,7 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     }
     // schema.sql holds the final shape and only creates what is missing, so
     // versions 1 -> 2 -> 3 (new tables email_confirmations, outbox, social_accounts) and
-    // 4 -> 5 (sessions) need nothing
+    // 4 -> 5 (sessions) and 5 -> 6 (mfa_totp, mfa_recovery_codes, mfa_challenges) need nothing
     // more. A step that alters an existing table goes here, before the schema
     // (whose indexes may name the new columns).
     if (2..4).contains(&version) {

@@ -7,8 +7,9 @@ use crate::api::route::Caller;
 
 use crate::accounts::{users, users::User};
 use crate::api::fields::{char_field, email_field, CharSpec};
-use crate::api::grant::{self, Grant};
+use crate::api::grant;
 use crate::api::input::read_body;
+use crate::api::second_factor::{self, Login};
 use crate::api::{ApiError, FieldErrors};
 use crate::config::{EmailVerification, LoginMethod};
 use crate::App;
@@ -120,14 +121,17 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     };
     let issued = app.clock.system();
     let now = grant::unix(issued);
-    let grant = app.write(|tx| -> Result<Grant, ApiError> {
+    let login = app.write(|tx| -> Result<Login, ApiError> {
         if let Some(hash) = &new_hash {
             users::set_password_hash(tx, user.id, hash)?;
         }
-        users::touch_last_login(tx, user.id, now)?;
-        grant::issue(app, tx, user.id, issued)
+        let login = second_factor::begin(app, tx, user.id, issued)?;
+        if let Login::Granted(_) = login {
+            users::touch_last_login(tx, user.id, now)?;
+        }
+        Ok(login)
     })?;
-    Ok(grant::respond(app, grant, &user, 200))
+    Ok(second_factor::respond(app, login, &user, 200))
 }
 
 /// The user named `normalized`, else (a name stored before usernames were

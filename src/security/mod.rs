@@ -2,6 +2,7 @@
 
 pub mod hash_limiter;
 pub mod jwt;
+pub mod mfa;
 pub mod password;
 pub mod random;
 pub mod reset_token;

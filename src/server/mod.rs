@@ -133,6 +133,53 @@ pub const ROUTES: &[Route] = &[
         endpoints::token_refresh::post,
     )
     .when(jwt_mode),
+    Route {
+        pattern: "mfa/status",
+        name: "MFA Status",
+        allow: "GET, HEAD, OPTIONS",
+        access: User,
+        methods: Methods {
+            get: Some(endpoints::mfa_status::get),
+            ..Methods::NONE
+        },
+        enabled: always,
+    },
+    Route {
+        pattern: "mfa/totp/activate",
+        name: "TOTP Activate",
+        allow: "GET, POST, HEAD, OPTIONS",
+        access: User,
+        methods: Methods {
+            get: Some(endpoints::mfa_activate::get),
+            post: Some(endpoints::mfa_activate::post),
+            ..Methods::NONE
+        },
+        enabled: always,
+    },
+    Route::post(
+        "mfa/totp/deactivate",
+        "TOTP Deactivate",
+        User,
+        endpoints::mfa_deactivate::post,
+    ),
+    Route::post(
+        "mfa/recovery-codes",
+        "Recovery Codes",
+        User,
+        endpoints::mfa_recovery_codes::list,
+    ),
+    Route::post(
+        "mfa/recovery-codes/regenerate",
+        "Recovery Codes Regenerate",
+        User,
+        endpoints::mfa_recovery_codes::regenerate,
+    ),
+    Route::post(
+        "mfa/verify",
+        "MFA Verify",
+        Anyone,
+        endpoints::mfa_verify::post,
+    ),
     Route::post("facebook", "Facebook Login", Anyone, login::<Facebook>).when(Facebook::enabled),
     Route::post(
         "facebook/connect",
