@@ -22,6 +22,11 @@
 #   LEGIT_CONNS=2      connections of scenario 5's legitimate logins
 #   KEEP_TMP=0         1 = keep the temporary directory (database, logs, wrk output)
 #   SKIP_SECURITY=0    1 = skip bench/security.sh (throttle cost, reset timing) at the end
+#   SKIP_JWT=0         1 = skip scenario 7, JWT mode on a server of its own (auth.mode = "jwt"):
+#                      GET /user/ with a Bearer token and POST token/verify/ (GET_CONNS connections,
+#                      as scenario 1), then chained POST token/refresh/
+#   REFRESH_CONNS=4    scenario 7's refresh chains: one login (session) each, one connection and one
+#                      wrk thread each, every refresh presenting the refresh token the previous answer gave
 #   COMPARE_BIN        another restauth binary (e.g. an earlier commit's, built in a worktree):
 #                      scenario 1 runs against it too, in this run, for a same-run ratio
 #   BENCH_POSTGRES_URL postgres://… of a role that may create databases (else RESTAUTH_TEST_POSTGRES_URL):
@@ -55,6 +60,8 @@ SKIP_POSTGRES=${SKIP_POSTGRES:-0}
 PG_NODES=${PG_NODES:-3}
 PG_COUNT_N=${PG_COUNT_N:-200}
 PG_SPLIT_WORKERS=${PG_SPLIT_WORKERS:-1}
+SKIP_JWT=${SKIP_JWT:-0}
+REFRESH_CONNS=${REFRESH_CONNS:-4}
 # Read before the RESTAUTH_* variables are removed below.
 PG_ADMIN_URL=${BENCH_POSTGRES_URL:-${RESTAUTH_TEST_POSTGRES_URL:-}}
 PASSWORD='bench-Pa55word-not-secret'
@@ -279,6 +286,77 @@ EOF
     } >"$TMP/attack.lua"
 }
 
+# Scenario 7 (JWT mode). GET /user/ with a Bearer token and token/verify/ are static requests,
+# as get.lua. token/refresh/ is chained: wrk asks request() for a connection's next request only
+# after response() has seen the answer to its previous one, so with one connection per thread
+# (each thread's session is line <thread number> of the file given as the script's argument)
+# every refresh presents the refresh token the previous answer gave. response() counts answers
+# with a new refresh token (rotated), 200s without one (the replaced token presented again within
+# jwt.reuse_grace: the chain broke) and refusals; done() prints them on a BENCH_REFRESH line.
+write_jwt_lua() { # access token
+    {
+        printf 'wrk.method = "GET"\nwrk.headers["Authorization"] = "Bearer %s"\n' "$1"
+        cat "$TMP/done.lua"
+    } >"$TMP/bearer.lua"
+    {
+        printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = '"'"'{"token":"%s"}'"'"'\n' "$1"
+        cat "$TMP/done.lua"
+    } >"$TMP/verify.lua"
+    {
+        cat <<'EOF'
+local counter = 0
+local threads = {}
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+  table.insert(threads, thread)
+end
+-- Per thread; globals, so that done() can read them with thread:get().
+refresh = ""
+rotated, not_rotated, refused = 0, 0, 0
+function init(args)
+  local i = 0
+  for line in io.lines(args[1]) do
+    i = i + 1
+    if i == tid then refresh = line end
+  end
+  if refresh == "" then error("no refresh token for wrk thread " .. tostring(tid)) end
+end
+local headers = { ["Content-Type"] = "application/json" }
+function request()
+  return wrk.format("POST", nil, headers, '{"refresh":"' .. refresh .. '"}')
+end
+function response(status, hdrs, body)
+  if status == 200 then
+    local r = body:match('"refresh"%s*:%s*"([^"]+)"')
+    if r then
+      refresh = r
+      rotated = rotated + 1
+    else
+      not_rotated = not_rotated + 1
+    end
+  else
+    refused = refused + 1
+  end
+end
+EOF
+        cat "$TMP/done.lua"
+        cat <<'EOF'
+local summary_done = done
+function done(summary, latency, requests)
+  summary_done(summary, latency, requests)
+  local r, n, f = 0, 0, 0
+  for _, t in ipairs(threads) do
+    r = r + t:get("rotated")
+    n = n + t:get("not_rotated")
+    f = f + t:get("refused")
+  end
+  io.write(string.format('BENCH_REFRESH {"chains":%d,"rotated":%d,"not_rotated":%d,"refused":%d}\n', #threads, r, n, f))
+end
+EOF
+    } >"$TMP/refresh.lua"
+}
+
 # wrk_result NAME CONNS CPU_TICKS BUSY_TICKS T0 T1: $RES/NAME.json from wrk's BENCH_JSON line plus the
 # server's CPU and the machine's busy cores during the run.
 wrk_result() {
@@ -343,6 +421,46 @@ login_key() {
     printf '%s' "$out" | sed -nE 's/.*"key" *: *"([0-9a-f]{40})".*/\1/p' | grep . || die "login failed: $out"
 }
 
+# JWT mode (with jwt.refresh_in_body): logs in as USER and prints "ACCESS REFRESH" (one PBKDF2 each).
+jwt_login() { # USER
+    local out
+    out=$(curl -sS --max-time 30 -X POST "http://$ADDR/rest-auth/login/" -H 'Content-Type: application/json' \
+        -d "{\"username\":\"$1\",\"password\":\"$PASSWORD\"}") || die "JWT login request failed"
+    printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["access"] and d["refresh"]; print(d["access"], d["refresh"])' ||
+        die "JWT login failed: $out"
+}
+
+# Scenario 7's chained refreshes: one wrk thread per chain (line of TOKENS). The server's log
+# lines of the run give its own count of 200 answers and their durations (handler time, without
+# wrk's correction of latencies for coordinated omission) next to what wrk saw.
+refresh_scenario() { # NAME PID LOG TOKENS USERS
+    local name=$1 pid=$2 log=$3 tokens=$4 n l0
+    n=$(wc -l <"$tokens")
+    wait_idle "$pid"
+    l0=$(wc -l <"$log")
+    prime "$n"
+    run_wrk "$name" "$pid" "$n" "$n" 30 "$DURATION" "$TMP/refresh.lua" "http://$ADDR/rest-auth/token/refresh/" "$tokens"
+    wait_idle "$pid"
+    tail -n +"$((l0 + 1))" "$log" | grep ' POST /rest-auth/token/refresh/ 200 ' >"$TMP/$name.log" || true
+    python3 - "$RES/$name.json" "$TMP/$name.wrk.txt" "$TMP/$name.log" "$5" <<'EOF'
+import json, re, sys
+p = sys.argv[1]; w = json.load(open(p))
+line = next((l for l in open(sys.argv[2]) if l.startswith("BENCH_REFRESH ")), None)
+if line is None:
+    sys.exit("no BENCH_REFRESH line from wrk (%s)" % w["name"])
+r = json.loads(line.split(" ", 1)[1])
+took = sorted(float(m.group(1)) for l in open(sys.argv[3]) for m in [re.search(r" 200 ([0-9.]+)ms ", l)] if m)
+def pct(q): return took[min(len(took) - 1, int(q * len(took)))] if took else None
+secs = w["duration_us"] / 1e6
+w.update(users=int(sys.argv[4]), chains=r["chains"], rotated=r["rotated"], not_rotated=r["not_rotated"], refused=r["refused"],
+         rotations_per_s=r["rotated"] / secs, server_200=len(took),
+         server_p50_ms=pct(0.5), server_p99_ms=pct(0.99), server_max_ms=took[-1] if took else None,
+         cpu_per_refresh_us=w["server_cpu_s"] / r["rotated"] * 1e6 if r["rotated"] else None,
+         chained=r["rotated"] > 0 and r["not_rotated"] == 0 and r["refused"] == 0 and w["non2xx"] == 0)
+json.dump(w, open(p, "w"))
+EOF
+}
+
 # Scenario 2 at the current user count: logins/s from wrk, server CPU per successful login
 # (tokens issued, counted in the database) once the server has finished every queued login.
 login_scenario() { # NAME USERS
@@ -366,11 +484,12 @@ json.dump(w, open(p, "w"))
 EOF
 }
 
-get_scenario() { # NAME PID USERS
+get_scenario() { # NAME PID USERS [SCRIPT PATH]: GET /user/ with get.lua unless another script and path are given
+    local script=${4:-$TMP/get.lua} url=http://$ADDR/rest-auth/${5:-user/}
     prime "$GET_CONNS"
-    wrk -t"$(min "$WRK_THREADS" "$GET_CONNS")" -c"$GET_CONNS" -d"${WARMUP}s" -s "$TMP/get.lua" "http://$ADDR/rest-auth/user/" >/dev/null 2>&1 || true
+    wrk -t"$(min "$WRK_THREADS" "$GET_CONNS")" -c"$GET_CONNS" -d"${WARMUP}s" -s "$script" "$url" >/dev/null 2>&1 || true
     prime "$GET_CONNS"
-    run_wrk "$1" "$2" "$GET_CONNS" "$(min "$WRK_THREADS" "$GET_CONNS")" 10 "$DURATION" "$TMP/get.lua" "http://$ADDR/rest-auth/user/"
+    run_wrk "$1" "$2" "$GET_CONNS" "$(min "$WRK_THREADS" "$GET_CONNS")" 10 "$DURATION" "$script" "$url"
     python3 -c 'import json,sys; p=sys.argv[1]; w=json.load(open(p)); w["users"]=int(sys.argv[2]); json.dump(w,open(p,"w"))' "$RES/$1.json" "$3"
 }
 
@@ -381,6 +500,11 @@ brief() { # one line per scenario while running
 import json, sys
 w = json.load(open(sys.argv[1]))
 extra = ", %.1f ms CPU/login over %d logins" % (w["cpu_per_login_s"] * 1000, w["logins"]) if w.get("cpu_per_login_s") else ""
+if w.get("rotated") is not None:
+    extra += ", %d rotations over %d chains (%d answered 200 without a new refresh token, %d refused; the server answered %d 200s)" % (
+        w["rotated"], w["chains"], w["not_rotated"], w["refused"], w["server_200"])
+    if w["server_200"]:
+        extra += ", server-side p50 %.2f ms, p99 %.2f ms, max %.1f ms" % (w["server_p50_ms"], w["server_p99_ms"], w["server_max_ms"])
 if w.get("db_cores") is not None:
     extra += ", PostgreSQL backends %.2f cores" % w["db_cores"]
     if w.get("db_waiting") is not None:
@@ -855,6 +979,45 @@ brief s5_attack
 stop_server "$SERVER"
 SERVER_5XX=$((SERVER_5XX + $(grep -cE ' 5[0-9][0-9] [0-9.]+ms ' "$TMP/restauth-throttled.log" || true)))
 
+# --- scenario 7: JWT mode ----------------------------------------------------------------
+# A server of its own with auth.mode = "jwt" on the same database (as many users as scenario 5
+# saw), before scenario 6 so that it runs near the baseline. Access tokens live 1 h, so that none
+# expires during the run; the refresh token is also sent in answer bodies, where wrk reads it.
+# Tokens come from REFRESH_CONNS logins (one PBKDF2 each): each starts the session of one
+# refresh chain, and the first one's access token serves the GET and verify runs.
+JWT_PHASE=0
+JWT_SKIP_REASON=""
+if [ "$SKIP_JWT" = 1 ]; then
+    JWT_SKIP_REASON="SKIP_JWT=1"
+else
+    case $REFRESH_CONNS in '' | *[!0-9]* | 0*) die "REFRESH_CONNS=$REFRESH_CONNS: a number of connections, at least 1" ;; esac
+    JWT_PHASE=1
+    JWT_USERS=$(sql 'SELECT count(*) FROM users')
+    start_server "$TMP/restauth-jwt.log" env -C "$TMP" RESTAUTH_AUTH_MODE=jwt RESTAUTH_JWT_ACCESS_LIFETIME=1h \
+        RESTAUTH_JWT_REFRESH_IN_BODY=true "$BIN" --config "$TMP/auth.toml" serve
+    SERVER=$STARTED_PID
+    ADDR=$STARTED_ADDR
+    say "scenario 7: JWT mode on $ADDR, $REFRESH_CONNS logins for tokens"
+    : >"$TMP/refresh.tokens"
+    for i in $(seq 1 "$REFRESH_CONNS"); do
+        JWT_PAIR=$(jwt_login "$(printf 'bench%07d' "$i")")
+        [ "$i" = 1 ] && write_jwt_lua "${JWT_PAIR% *}"
+        printf '%s\n' "${JWT_PAIR#* }" >>"$TMP/refresh.tokens"
+    done
+    wait_idle "$SERVER"
+    say "scenario 7: GET /user/ with a Bearer token, $GET_CONNS connections, $JWT_USERS users"
+    get_scenario j7_get "$SERVER" "$JWT_USERS" "$TMP/bearer.lua" user/
+    brief j7_get
+    say "scenario 7: POST token/verify/, $GET_CONNS connections"
+    get_scenario j7_verify "$SERVER" "$JWT_USERS" "$TMP/verify.lua" token/verify/
+    brief j7_verify
+    say "scenario 7: POST token/refresh/, $REFRESH_CONNS chains (one connection and one wrk thread each)"
+    refresh_scenario j7_refresh "$SERVER" "$TMP/restauth-jwt.log" "$TMP/refresh.tokens" "$JWT_USERS"
+    brief j7_refresh
+    stop_server "$SERVER"
+    SERVER_5XX=$((SERVER_5XX + $(grep -cE ' 5[0-9][0-9] [0-9.]+ms ' "$TMP/restauth-jwt.log" || true)))
+fi
+
 # --- scenario 6: the same on PostgreSQL, one node and several --------------------------------
 # Every node is started for one measurement and stopped after it, and pg_stat_database is read
 # with no session on the database (each backend writes its counters when it exits), so the
@@ -945,14 +1108,14 @@ GIT_DIRTY=$(cd "$ROOT" && { git status --porcelain --untracked-files=no 2>/dev/n
 export RES OUT STAMP NPROC MODEL SHA_NI LOAD_AT_START WORKERS MAX_HASHES ITERATIONS DURATION LOGIN_CONNS GET_CONNS FLOOD_CONNS LEGIT_CONNS \
     WRK_THREADS USERS_SMALL USERS_LARGE SKIP_MILLION IDLE_RSS_KB PEAK_RSS_KB FINAL_RSS_KB STRIPPED_BYTES BIN_BYTES TOTAL_S BUILD_S SEED_S \
     GIT_REV GIT_DIRTY BARE_IDLE_HWM THREADS_END SERVER_5XX \
-    PG_PHASE PG_SKIP_REASON PG_NODES PG_COUNT_N PG_S PG_SPLIT
+    PG_PHASE PG_SKIP_REASON PG_NODES PG_COUNT_N PG_S PG_SPLIT JWT_PHASE JWT_SKIP_REASON REFRESH_CONNS
 [ "$PG_PHASE" = 1 ] && export PG_VERSION PG_DB PG_LOCAL
 python3 - <<'EOF'
 import json, os, platform
 
 E = os.environ
 ORDER = ["baseline", "s1_compare", "s1_get_small", "s2_login_small", "s3_get_flood", "s3_flood", "s1_get_large", "s2_login_large",
-         "s5_legit", "s5_legit_attacked", "s5_attack", "p6_get", "p6_get_nodes", "p6_get_split", "p6_login"]
+         "s5_legit", "s5_legit_attacked", "s5_attack", "j7_get", "j7_verify", "j7_refresh", "p6_get", "p6_get_nodes", "p6_get_split", "p6_login"]
 res = {k: json.load(open(os.path.join(E["RES"], k + ".json"))) for k in ORDER if os.path.exists(os.path.join(E["RES"], k + ".json"))}
 pb = json.load(open(os.path.join(E["RES"], "pbkdf2.json")))
 
@@ -969,6 +1132,8 @@ targets = []
 def target(name, value, op, limit, note):
     met = False if value is None else (value >= limit if op == ">=" else value <= limit)
     targets.append(dict(name=name, value=value, target=f"{op} {limit}", met=met, note=note))
+def figure(name, value, note, digits=2):  # reported next to the targets, with none of its own
+    targets.append(dict(name=name, value=value, target="-", met=None, note=note, digits=digits))
 
 target("GET /user/ vs bare hyper (req/s ratio)", ratio(s["s1_get_small"]["ok_rps"], s["baseline"]["ok_rps"]), ">=", 0.7,
        "scenario 1 / baseline, same wrk settings")
@@ -1000,6 +1165,31 @@ if "s1_get_large" in s:
            ratio(s["s2_login_large"]["cpu_per_login_s"], s["s2_login_small"]["cpu_per_login_s"]), "<=", 1.2, "CPU per login large / small")
     target("logins/s slowdown, %s vs %s users" % (E["USERS_LARGE"], E["USERS_SMALL"]),
            ratio(s["s2_login_small"]["ok_rps"], s["s2_login_large"]["ok_rps"]), "<=", 1.2, "logins/s small / logins/s large")
+
+# --- scenario 7: JWT mode ---
+jw = dict(ran=E["JWT_PHASE"] == "1", skipped=E["JWT_SKIP_REASON"] or None)
+if jw["ran"]:
+    base = s["baseline"]["ok_rps"]
+    g, v, r = s["j7_get"], s["j7_verify"], s["j7_refresh"]
+    # Token mode's GET /user/ at the same number of users (scenario 4's when the million were seeded).
+    tk = next((k for k in ("s1_get_large", "s1_get_small") if k in s and s[k]["users"] == g["users"]), "s1_get_small")
+    jw.update(users=g["users"], refresh_chains=r["chains"], token_mode_scenario=tk,
+              refresh=dict(rotations_per_s=r["rotations_per_s"], rotated=r["rotated"], not_rotated=r["not_rotated"],
+                           refused=r["refused"], server_200=r["server_200"], chained=r["chained"],
+                           cpu_per_refresh_us=r["cpu_per_refresh_us"], server_p50_ms=r["server_p50_ms"],
+                           server_p99_ms=r["server_p99_ms"], server_max_ms=r["server_max_ms"]),
+              ratios=dict(get_bearer_vs_baseline=ratio(g["ok_rps"], base), verify_vs_baseline=ratio(v["ok_rps"], base),
+                          get_bearer_vs_token=ratio(g["ok_rps"], s[tk]["ok_rps"]),
+                          refresh_vs_baseline=ratio(r["rotations_per_s"], base)))
+    target("GET /user/ with a Bearer token vs bare hyper (req/s ratio)", jw["ratios"]["get_bearer_vs_baseline"], ">=", 0.7,
+           "scenario 7 (JWT mode) / baseline, same wrk settings")
+    target("POST token/verify/ vs bare hyper (req/s ratio)", jw["ratios"]["verify_vs_baseline"], ">=", 0.7,
+           "scenario 7 (JWT mode) / baseline, same wrk settings")
+    figure("GET /user/, Bearer (JWT) vs Token (req/s ratio)", jw["ratios"]["get_bearer_vs_token"],
+           "scenario 7 / %s (token mode), same run, %d users" % (tk, g["users"]))
+    figure("token/refresh/ rotations/s vs bare hyper", jw["ratios"]["refresh_vs_baseline"],
+           "scenario 7: %d chains, each refresh presenting the token the previous answer gave" % r["chains"]
+           + ("" if r["chained"] else "; NOT every answer rotated: the chains broke, see scenarios.j7_refresh"), digits=3)
 
 # --- scenario 6: PostgreSQL ---
 pg = dict(ran=E["PG_PHASE"] == "1", skipped=E["PG_SKIP_REASON"] or None)
@@ -1073,7 +1263,8 @@ out = dict(
                   wrk_threads=int(E["WRK_THREADS"]), users_small=int(E["USERS_SMALL"]),
                   legit_connections=int(E["LEGIT_CONNS"]), compare_bin=E.get("COMPARE_BIN") or None,
                   users_large=None if E["SKIP_MILLION"] == "1" else int(E["USERS_LARGE"]),
-                  postgres_nodes=int(E["PG_NODES"]), postgres_count_requests=int(E["PG_COUNT_N"])),
+                  postgres_nodes=int(E["PG_NODES"]), postgres_count_requests=int(E["PG_COUNT_N"]),
+                  refresh_connections=int(E["REFRESH_CONNS"])),
     scenarios=s,
     pbkdf2=pb,
     footprint=dict(idle_rss_kb=int(E["IDLE_RSS_KB"]), peak_rss_kb=int(E["PEAK_RSS_KB"]), final_rss_kb=int(E["FINAL_RSS_KB"]),
@@ -1082,6 +1273,7 @@ out = dict(
     server_5xx_in_log=int(E["SERVER_5XX"]),
     targets=targets,
     postgres=pg,
+    jwt=jw,
     timing=dict(total_s=int(E["TOTAL_S"]), build_s=int(E["BUILD_S"]), seed_large_s=int(E["SEED_S"]), postgres_s=int(E["PG_S"])),
 )
 json.dump(out, open(E["OUT"], "w"), indent=2)
@@ -1094,6 +1286,7 @@ label = dict(baseline="baseline: bare hyper GET", s1_compare="1. GET /user/, COM
              s3_get_flood="3. GET /user/ under flood", s3_flood="3. (the login flood)",
              s1_get_large="4. GET /user/", s2_login_large="4. POST /login/",
              s5_legit="5. legitimate logins", s5_legit_attacked="5. the same, under attack", s5_attack="5. (the attack, 429s)",
+             j7_get="7. GET /user/, Bearer (JWT)", j7_verify="7. POST token/verify/", j7_refresh="7. POST token/refresh/, chained",
              p6_get="6. GET /user/, PostgreSQL", p6_get_nodes="6. GET /user/, PG, %s nodes × %s workers" % (E["PG_NODES"], E["WORKERS"]),
              p6_get_split="6. GET /user/, PG, %s nodes × %s workers" % (E["PG_NODES"], E["PG_SPLIT"]),
              p6_login="6. POST /login/, PostgreSQL")
@@ -1119,6 +1312,20 @@ for k in ["s2_login_small", "s2_login_large"]:
         print(f"server CPU per login, {s[k]['users']:,} users: {s[k]['cpu_per_login_s'] * 1000:.1f} ms over {s[k]['logins']} logins")
 print(f"footprint: idle RSS {int(E['IDLE_RSS_KB']) / 1024:.1f} MB, peak RSS {int(E['PEAK_RSS_KB']) / 1024:.1f} MB, "
       f"stripped binary {int(E['STRIPPED_BYTES']) / 2**20:.2f} MB")
+if jw["ran"]:
+    r, q, x = jw["ratios"], jw["refresh"], s["j7_refresh"]
+    def f2(v): return "-" if v is None else f"{v:.2f}"
+    print(f"JWT mode (scenario 7), {jw['users']:,} users: GET /user/ with a Bearer token {f2(r['get_bearer_vs_baseline'])}× the baseline, "
+          f"{f2(r['get_bearer_vs_token'])}× token mode ({label[jw['token_mode_scenario']]}); token/verify/ {f2(r['verify_vs_baseline'])}× the baseline")
+    print(f"  token/refresh/: {q['rotations_per_s']:,.1f} rotations/s over {jw['refresh_chains']} chains, "
+          + (f"{q['cpu_per_refresh_us']:.0f} µs server CPU each, " if q["cpu_per_refresh_us"] is not None else "")
+          + (f"in the server p50 {q['server_p50_ms']:.2f} ms, p99 {q['server_p99_ms']:.2f} ms, max {q['server_max_ms']:.1f} ms; "
+             if q["server_200"] else "")
+          + f"{q['rotated']} answers with a new refresh token, {q['not_rotated']} without, {q['refused']} refused "
+          f"(the server answered {q['server_200']} 200s)"
+          + ("" if q["chained"] else "; THE CHAINS BROKE: this is not the rotation rate"))
+else:
+    print(f"JWT mode (scenario 7): skipped, {jw['skipped']}")
 if pg["ran"]:
     r = pg["ratios"]
     def f2(v): return "-" if v is None else f"{v:.2f}"
@@ -1158,7 +1365,7 @@ print()
 tw = max(len(t["name"]) for t in targets)
 print("target".ljust(tw), "   value".rjust(13), "  target", "  result")
 for t in targets:
-    v = t.get("label", "no 2xx") if t["value"] is None else f"{t['value']:.2f}"
+    v = t.get("label", "no 2xx") if t["value"] is None else f"{t['value']:.{t.get('digits', 2)}f}"
     r = "n/a" if t["met"] is None else ("met" if t["met"] else "MISSED")
     print(t["name"].ljust(tw), v.rjust(13), t["target"].rjust(8), " ", r)
 print()
