@@ -202,6 +202,12 @@ fn login_then_verify_answers_what_login_would_and_the_token_is_single_use() {
     // Single use: the same token with another good code is refused (the reference: 200).
     verify(&s, &token, &code(&secret, 1))
         .assert(400, json!({"ephemeral_token": ["Invalid or expired token."]}));
+    // A new password ends second steps begun with the old one.
+    let token = challenge(&s);
+    let o = s.cli(&["user", "set-password", "alice", "--password-stdin"], &format!("{PASSWORD}-2\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    verify(&s, &token, &code(&secret, 1))
+        .assert(400, json!({"ephemeral_token": ["Invalid or expired token."]}));
 }
 
 #[test]
@@ -291,6 +297,23 @@ fn deactivation_needs_a_totp_code_and_the_cli_can_reset() {
     assert!(login(&s).json()["key"].is_string());
     let o = s.cli(&["user", "mfa-reset", "alice"], "");
     assert!(String::from_utf8_lossy(&o.stdout).contains("nothing changed"));
+}
+
+#[test]
+fn an_inactive_or_deleted_user_is_a_400_never_a_500() {
+    let s = with_alice(&[]);
+    let (secret, _) = activate(&s, &token_auth(&s));
+    let token = challenge(&s);
+    s.db().exec("UPDATE users SET is_active = 0", restauth::db::params![]);
+    // A string under `detail` (the reference: a list).
+    verify(&s, &token, &code(&secret, 0))
+        .assert(400, json!({"detail": "User account is disabled."}));
+    s.db().exec("UPDATE users SET is_active = 1", restauth::db::params![]);
+    let token = challenge(&s);
+    // Deleted within the token's lifetime: the token goes with the user (the reference: 500).
+    s.db().exec("DELETE FROM users", restauth::db::params![]);
+    verify(&s, &token, &code(&secret, 0))
+        .assert(400, json!({"ephemeral_token": ["Invalid or expired token."]}));
 }
 
 #[test]

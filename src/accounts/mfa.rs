@@ -78,10 +78,7 @@ pub fn disable(tx: &Conn, user_id: i64) -> Result<bool, AccountError> {
         "DELETE FROM mfa_recovery_codes WHERE user_id = ?1",
         params![user_id],
     )?;
-    tx.execute(
-        "DELETE FROM mfa_challenges WHERE user_id = ?1",
-        params![user_id],
-    )?;
+    end_challenges_of(tx, user_id)?;
     Ok(tx.execute("DELETE FROM mfa_totp WHERE user_id = ?1", params![user_id])? > 0)
 }
 
@@ -204,6 +201,15 @@ pub fn fail_challenge(tx: &Conn, id: i64, max_failures: u32) -> Result<(), Accou
     tx.execute(
         "DELETE FROM mfa_challenges WHERE id = ?1 AND failures >= ?2",
         params![id, i64::from(max_failures)],
+    )?;
+    Ok(())
+}
+
+/// Ends every pending challenge of `user_id`.
+pub fn end_challenges_of(tx: &Conn, user_id: i64) -> Result<(), AccountError> {
+    tx.execute(
+        "DELETE FROM mfa_challenges WHERE user_id = ?1",
+        params![user_id],
     )?;
     Ok(())
 }

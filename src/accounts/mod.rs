@@ -31,12 +31,16 @@ pub enum AccountError {
 }
 
 /// Revokes every login of `user_id`, token-mode keys and JWT-mode sessions
-/// alike, except the one `keep` names; how many were revoked.
+/// alike, except the one `keep` names, and every login half-way through its
+/// second factor; how many keys and sessions were revoked.
 pub fn revoke_logins(
     conn: &crate::db::Conn,
     user_id: i64,
     keep: Option<&tokens::TokenOwner>,
 ) -> Result<usize, AccountError> {
+    // A password that changed (or a deactivation) ends pending second steps
+    // begun with the old password.
+    mfa::end_challenges_of(conn, user_id)?;
     let keep_of = |kind| keep.filter(|k| k.via == kind).map(|k| k.token_id);
     Ok(
         tokens::revoke_all_for_user(conn, user_id, keep_of(tokens::LoginKind::Token))?
