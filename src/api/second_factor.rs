@@ -14,7 +14,7 @@ use crate::accounts::mfa::{self, Totp};
 use crate::accounts::users::User;
 use crate::accounts::AccountError;
 use crate::db::Conn;
-use crate::security::mfa::new_ephemeral_token;
+use crate::security::mfa::{new_ephemeral_token, new_recovery_code};
 use crate::security::totp::Codes;
 use crate::App;
 
@@ -49,6 +49,19 @@ pub fn respond(app: &App, login: Login, user: &User, status: u16) -> Response {
             &json!({"ephemeral_token": token, "mfa_required": true}),
         ),
     }
+}
+
+/// `mfa.recovery_codes` new recovery codes, and the HMACs to store of them.
+pub fn new_recovery_codes(app: &App) -> Result<(Vec<String>, Vec<Vec<u8>>), ApiError> {
+    let codes: Vec<String> = (0..app.config.mfa.recovery_codes)
+        .map(|_| new_recovery_code())
+        .collect::<Result<_, _>>()
+        .map_err(AccountError::from)?;
+    let hmacs = codes
+        .iter()
+        .map(|c| app.mfa_keys.recovery_hmac(c))
+        .collect();
+    Ok((codes, hmacs))
 }
 
 /// What sealing binds a user's TOTP secret to.

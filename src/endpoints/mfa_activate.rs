@@ -20,8 +20,8 @@ use crate::api::input::read_body;
 use crate::api::qr;
 use crate::api::respond::ok;
 use crate::api::route::Caller;
+use crate::api::second_factor::new_recovery_codes;
 use crate::api::{ApiError, FieldErrors};
-use crate::security::mfa::new_recovery_code;
 use crate::security::random;
 use crate::security::totp::{base32, Codes, SECRET_BYTES};
 use crate::App;
@@ -150,14 +150,7 @@ pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiEr
                 "Invalid code. Please check your authenticator app and try again.",
             )
         })?;
-    let recovery: Vec<String> = (0..app.config.mfa.recovery_codes)
-        .map(|_| new_recovery_code())
-        .collect::<Result<_, _>>()
-        .map_err(AccountError::from)?;
-    let hmacs: Vec<Vec<u8>> = recovery
-        .iter()
-        .map(|c| app.mfa_keys.recovery_hmac(c))
-        .collect();
+    let (recovery, hmacs) = new_recovery_codes(app)?;
     let sealed = app
         .mfa_keys
         .totp

@@ -7,12 +7,12 @@
 
 use serde_json::json;
 
-use crate::accounts::{mfa, AccountError};
+use crate::accounts::mfa;
 use crate::api::http::{Request, Response};
 use crate::api::respond::ok;
 use crate::api::route::Caller;
+use crate::api::second_factor::new_recovery_codes;
 use crate::api::ApiError;
-use crate::security::mfa::new_recovery_code;
 use crate::App;
 
 use super::mfa_deactivate::NOT_ENABLED;
@@ -27,14 +27,7 @@ pub fn list(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiErro
 /// `POST …/regenerate/`: new codes, the old ones dead.
 pub fn regenerate(app: &App, _: &Request, caller: &Caller) -> Result<Response, ApiError> {
     let user_id = caller.owner()?.user.id;
-    let codes: Vec<String> = (0..app.config.mfa.recovery_codes)
-        .map(|_| new_recovery_code())
-        .collect::<Result<_, _>>()
-        .map_err(AccountError::from)?;
-    let hmacs: Vec<Vec<u8>> = codes
-        .iter()
-        .map(|c| app.mfa_keys.recovery_hmac(c))
-        .collect();
+    let (codes, hmacs) = new_recovery_codes(app)?;
     let done = app.write(|tx| -> Result<bool, ApiError> {
         if !mfa::is_enabled(tx, user_id)? {
             return Ok(false);

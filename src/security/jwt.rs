@@ -8,10 +8,8 @@
 //! checked here against restauth's own clock, with simplejwt's rule (no
 //! leeway: a token whose `exp` is now or earlier is expired).
 
-use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 /// What the signing key is derived for: another purpose (reset links) gets
 /// another key from the same server secret.
@@ -99,10 +97,7 @@ impl std::fmt::Debug for Keys {
 impl Keys {
     /// The HS256 key derived from the server secret (never stored).
     pub fn derive(server_secret: &str) -> Keys {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(server_secret.as_bytes())
-            .expect("HMAC takes any key length");
-        mac.update(KEY_PURPOSE);
-        let key = mac.finalize().into_bytes();
+        let key = super::derive_key(server_secret, KEY_PURPOSE);
         let mut validation = Validation::new(Algorithm::HS256);
         // Times are checked in `check`, against the server's clock.
         validation.validate_exp = false;

@@ -28,13 +28,10 @@ impl std::fmt::Debug for MfaKeys {
 impl MfaKeys {
     /// The keys of `server_secret`.
     pub fn derive(server_secret: &str) -> MfaKeys {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(server_secret.as_bytes())
-            .expect("HMAC takes any key length");
-        mac.update(b"restauth mfa recovery codes v1");
         MfaKeys {
             totp: SealKey::derive(server_secret, b"restauth mfa totp secret v1"),
             activation: SealKey::derive(server_secret, b"restauth mfa activation token v1"),
-            recovery: mac.finalize().into_bytes().into(),
+            recovery: super::derive_key(server_secret, b"restauth mfa recovery codes v1"),
         }
     }
 

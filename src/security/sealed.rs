@@ -6,8 +6,6 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use super::random;
 
@@ -26,10 +24,7 @@ impl SealKey {
     /// The key for `purpose`, derived from the server secret by HMAC-SHA256
     /// (never stored).
     pub fn derive(server_secret: &str, purpose: &[u8]) -> SealKey {
-        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(server_secret.as_bytes())
-            .expect("HMAC takes any key length");
-        mac.update(purpose);
-        let key = mac.finalize().into_bytes();
+        let key = super::derive_key(server_secret, purpose);
         SealKey(XChaCha20Poly1305::new_from_slice(&key).expect("a 32-byte key"))
     }
 
