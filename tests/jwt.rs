@@ -327,6 +327,25 @@ fn stale_credentials_never_block_the_way_in() {
 }
 
 #[test]
+fn a_password_reset_revokes_every_session() {
+    let s = with_alice(&[]);
+    let (_, access, refresh) = login(&s);
+    let r = post(&s, "/rest-auth/password/reset/", &json!({"email": "alice@example.com"}), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let prefix = "http://localhost:8000/password-reset/confirm/";
+    let link = s.wait_for_mails(1)[0].link(prefix).expect("reset link");
+    let rest = link.trim_start_matches(prefix).trim_end_matches('/');
+    let (uid, token) = rest.split_once('/').expect("uid/token");
+    let new = "An0ther-g00d-one";
+    let body = json!({"uid": uid, "token": token, "new_password1": new, "new_password2": new});
+    let r = post(&s, "/rest-auth/password/reset/confirm/", &body, &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The reference: both keep working (§8).
+    assert_eq!(get_user(&s, &[("Authorization", &format!("Bearer {access}"))]).status, 401);
+    refresh_with(&s, &refresh).assert(401, json!({"detail": "Token is blacklisted", "code": "token_not_valid"}));
+}
+
+#[test]
 fn password_change_keeps_this_device_and_revokes_the_others() {
     let s = with_alice(&[]);
     let (_, access_a, refresh_a) = login(&s);
