@@ -745,10 +745,8 @@ parsers! {
     /// Exact origins: scheme, host, optional port, no path.
     fn origins(v) -> Vec<String> {
         let origin = |o: &str| {
-            let o = o.trim();
-            let ok = (o.starts_with("http://") || o.starts_with("https://")) && !o.ends_with('/');
-            let expected = "exact origins such as \"https://app.example.com\" (scheme, host, optional port, no path)";
-            require(ok && !o.contains(char::is_whitespace), expected, o.to_string())
+            let expected = "exact origins such as \"https://app.example.com\" or \"capacitor://localhost\" (scheme, host, optional port, no path)";
+            normal_origin(o.trim()).ok_or_else(|| format!("expected {expected}, found {o:?}"))
         };
         strings(v)?.into_iter().map(origin).collect()
     }
@@ -808,6 +806,37 @@ parsers! {
 }
 
 /// `value` if `ok`, else "expected {what}, found {value:?}".
+/// `origin` as browsers send it (RFC 6454 serialisation): scheme and host
+/// lower-cased, the scheme's default port dropped; `None` unless it is
+/// `scheme://host[:port]` (custom schemes such as `capacitor://` or
+/// `tauri://` included, `null` and `*` not).
+pub fn normal_origin(origin: &str) -> Option<String> {
+    let (scheme, host) = origin.split_once("://")?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c));
+    if !scheme_ok || !host_ok {
+        return None;
+    }
+    let (scheme, mut host) = (scheme.to_ascii_lowercase(), host.to_ascii_lowercase());
+    let default_port = match scheme.as_str() {
+        "https" => Some(":443"),
+        "http" => Some(":80"),
+        _ => None,
+    };
+    if let Some(port) = default_port {
+        if let Some(bare) = host.strip_suffix(port) {
+            host = bare.to_string();
+        }
+    }
+    Some(format!("{scheme}://{host}"))
+}
+
 fn require<T: fmt::Debug>(ok: bool, what: &str, value: T) -> Result<T, String> {
     if ok {
         Ok(value)
@@ -2096,5 +2125,29 @@ mod tests {
         assert_eq!(s.effective_max_concurrent_hashes(), available_cpus());
         s.max_concurrent_hashes = 3;
         assert_eq!(s.effective_max_concurrent_hashes(), 3);
+    }
+
+    #[test]
+    fn origins_are_kept_as_browsers_serialise_them() {
+        for (given, kept) in [
+            ("https://App.Example:443", Some("https://app.example")),
+            ("http://localhost:80", Some("http://localhost")),
+            ("http://localhost:5173", Some("http://localhost:5173")),
+            ("https://app.example:80", Some("https://app.example:80")),
+            ("capacitor://localhost", Some("capacitor://localhost")),
+            ("tauri://localhost", Some("tauri://localhost")),
+            ("http://[::1]:8000", Some("http://[::1]:8000")),
+            ("null", None),
+            ("*", None),
+            ("https://app.example/", None),
+            ("https://app.example/path", None),
+            ("app.example", None),
+            ("https://", None),
+            ("1http://x", None),
+        ] {
+            assert_eq!(normal_origin(given).as_deref(), kept, "{given}");
+        }
+        let msg = file_err("[server]\ncors_allowed_origins = [\"*\"]");
+        assert!(msg.contains("capacitor://localhost"), "{msg}");
     }
 }

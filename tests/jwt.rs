@@ -467,7 +467,13 @@ fn csrf_on_checks_cookie_authenticated_unsafe_requests_as_the_reference() {
     // A header authenticates without CSRF, cookie present or not; GET needs none.
     let bearer = format!("Bearer {access}");
     let no_pair = jar(None);
-    for h in [vec![("Authorization", bearer.as_str())], vec![("Authorization", bearer.as_str()), ("Cookie", no_pair.as_str())]] {
+    // Nor Origin: no other site can make a browser send the header (a native
+    // app's webview sends its own scheme's origin).
+    for h in [
+        vec![("Authorization", bearer.as_str())],
+        vec![("Authorization", bearer.as_str()), ("Cookie", no_pair.as_str())],
+        vec![("Authorization", bearer.as_str()), ("Origin", "capacitor://localhost")],
+    ] {
         assert_eq!(patch_user(&s, &h).status, 200, "{h:?}");
     }
     assert_eq!(get_user(&s, &[("Cookie", &jar(None))]).status, 200);
@@ -490,7 +496,7 @@ fn csrf_on_checks_cookie_authenticated_unsafe_requests_as_the_reference() {
 fn csrf_on_guards_logout_login_and_keeps_the_token_across_refreshes() {
     let s = with_alice(&[
         ("RESTAUTH_JWT_CSRF", "true"),
-        ("RESTAUTH_SERVER_CORS_ALLOWED_ORIGINS", "https://app.example"),
+        ("RESTAUTH_SERVER_CORS_ALLOWED_ORIGINS", "https://app.example,capacitor://localhost"),
     ]);
     let (r, _, refresh) = login(&s);
     let csrf = cookie(&r, "csrftoken").unwrap();
@@ -520,6 +526,27 @@ fn csrf_on_guards_logout_login_and_keeps_the_token_across_refreshes() {
     );
     let r = post(&s, "/rest-auth/login/", &body, &[("Origin", "https://app.example")]);
     assert_eq!(r.status, 200, "a CORS-allowed origin is trusted: {}", r.text());
+    // A page of another site cannot read the cookie: the value comes as a header too.
+    let csrf = cookie(&r, "csrftoken").unwrap();
+    assert_eq!(r.header("X-CSRFToken"), Some(csrf.as_str()));
+    assert_eq!(r.header("Access-Control-Expose-Headers"), Some("X-CSRFToken"));
+    let refresh = cookie(&r, "refresh").unwrap();
+    // Origins compare as browsers write them; a native app's scheme can be listed.
+    for origin in ["HTTPS://App.Example:443", "capacitor://localhost"] {
+        let r = post(&s, "/rest-auth/login/", &body, &[("Origin", origin)]);
+        assert_eq!(r.status, 200, "{origin}: {}", r.text());
+    }
+    // An `Authorization` header of another scheme does not make the refresh
+    // cookie a lesser credential at logout; an empty header is malformed.
+    let jar = format!("refresh={refresh}; csrftoken={csrf}");
+    post(&s, "/rest-auth/logout/", &json!({}), &[("Cookie", &jar), ("Authorization", "Basic eDp5")])
+        .assert(403, json!({"detail": "CSRF Failed: CSRF token missing."}));
+    post(&s, "/rest-auth/logout/", &json!({}), &[("Cookie", &jar), ("X-CSRFToken", "")]).assert(
+        403,
+        json!({"detail": "CSRF Failed: CSRF token from the 'X-Csrftoken' HTTP header has incorrect length."}),
+    );
+    let r = post(&s, "/rest-auth/token/refresh/", &json!({}), &[("Cookie", &jar)]);
+    assert_eq!(r.header("X-CSRFToken"), Some(csrf.as_str()), "a refresh sends it too");
     // The preflight lets the frontend send the header.
     let r = s.request("OPTIONS", "/rest-auth/user/", &[
         ("Origin", "https://app.example"),

@@ -94,7 +94,8 @@ pub fn set(
 const CSRF_COOKIE_AGE: Duration = Duration::from_secs(31_449_600);
 
 /// Sets the `csrftoken` cookie (readable by scripts, unlike the JWT cookies)
-/// when `jwt.csrf` is on, with the JWT cookies' domain, `SameSite` and `Secure`.
+/// when `jwt.csrf` is on, with the JWT cookies' domain, `SameSite` and
+/// `Secure`, and sends its value in the `X-CSRFToken` response header too.
 pub fn set_csrf(response: Response, config: &JwtConfig, value: &str, now: SystemTime) -> Response {
     if !config.csrf {
         return response;
@@ -108,7 +109,11 @@ pub fn set_csrf(response: Response, config: &JwtConfig, value: &str, now: System
         Some(CSRF_COOKIE_AGE),
         false,
     );
-    response.with_additional_header("Set-Cookie", l)
+    // Also as a header, for a frontend on another site, which cannot read
+    // the cookie (`document.cookie` shows only its own site's).
+    response
+        .with_additional_header("Set-Cookie", l)
+        .with_additional_header(csrf::HEADER, value.to_string())
 }
 
 /// A token field's value unless absent or blank, else cookie `name` unless

@@ -20,6 +20,7 @@ use super::cookies;
 use super::http::Request;
 use super::ApiError;
 use crate::accounts::AccountError;
+use crate::config::normal_origin;
 use crate::security::random;
 use crate::App;
 
@@ -38,8 +39,8 @@ const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 /// Which cookies can authenticate a route's unsafe requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {
-    /// None: the route needs no login (or reads only bodies).
-    None,
+    /// No cookie: the route needs no login (or reads only bodies).
+    NoCookie,
     /// The access cookie (protected routes).
     AccessCookie,
     /// The access or the refresh cookie (logout).
@@ -62,6 +63,15 @@ pub fn check(app: &App, req: &Request, credential: Credential) -> Result<(), Api
     if !app.config.jwt.csrf || !is_unsafe(req.method()) {
         return Ok(());
     }
+    // A bearer token is a credential no other site can make a browser send:
+    // such a request needs neither check (a native app's `capacitor://`
+    // origin included).
+    let bearer = req
+        .header("Authorization")
+        .is_some_and(|h| h.trim_start().starts_with("Bearer"));
+    if bearer && credential == Credential::AccessCookie {
+        return Ok(());
+    }
     if let Some(origin) = req.header("Origin") {
         if !origin_trusted(app, req, origin) {
             return Err(failed(format_args!(
@@ -71,12 +81,16 @@ pub fn check(app: &App, req: &Request, credential: Credential) -> Result<(), Api
     }
     let jwt = &app.config.jwt;
     let sent = |name: &str| cookies::get(req, name).is_some();
-    let by_cookie = req.header("Authorization").is_none()
-        && match credential {
-            Credential::None => false,
-            Credential::AccessCookie => sent(&jwt.access_cookie),
-            Credential::AnyCookie => sent(&jwt.access_cookie) || sent(&jwt.refresh_cookie),
-        };
+    // With an `Authorization` header the access cookie is not read (whatever
+    // the scheme); logout reads the refresh cookie whatever the header says.
+    let no_header = req.header("Authorization").is_none();
+    let by_cookie = match credential {
+        Credential::NoCookie => false,
+        Credential::AccessCookie => no_header && sent(&jwt.access_cookie),
+        Credential::AnyCookie => {
+            sent(&jwt.refresh_cookie) || (no_header && sent(&jwt.access_cookie))
+        }
+    };
     if !by_cookie {
         return Ok(());
     }
@@ -85,7 +99,6 @@ pub fn check(app: &App, req: &Request, credential: Credential) -> Result<(), Api
     let source = "CSRF token from the 'X-Csrftoken' HTTP header";
     let token = req
         .header(HEADER)
-        .filter(|t| !t.is_empty())
         .ok_or_else(|| failed("CSRF token missing."))?;
     let presented = unmask(token).map_err(|why| failed(format_args!("{source} {why}.")))?;
     if bool::from(presented.ct_eq(&secret)) {
@@ -97,27 +110,20 @@ pub fn check(app: &App, req: &Request, credential: Credential) -> Result<(), Api
 
 /// Whether `origin` is the server's own (its `Host`, over HTTPS — or HTTP too
 /// unless `jwt.secure`, since the cookies then travel over plain HTTP anyway)
-/// or one of `server.cors_allowed_origins`.
+/// or one of `server.cors_allowed_origins`, compared as browsers serialise
+/// origins (lower case, no default port).
 fn origin_trusted(app: &App, req: &Request, origin: &str) -> bool {
-    if app
-        .config
-        .server
-        .cors_allowed_origins
-        .iter()
-        .any(|o| o == origin)
-    {
+    let Some(origin) = normal_origin(origin) else {
+        return false;
+    };
+    if app.config.server.cors_allowed_origins.contains(&origin) {
         return true;
     }
     let Some(host) = req.header("Host").filter(|h| !h.is_empty()) else {
         return false;
     };
-    let same = |scheme: &str| {
-        origin
-            .strip_prefix(scheme)
-            .and_then(|rest| rest.strip_prefix("://"))
-            .is_some_and(|h| h.eq_ignore_ascii_case(host))
-    };
-    same("https") || (!app.config.jwt.secure && same("http"))
+    let own = |scheme: &str| normal_origin(&format!("{scheme}://{host}")) == Some(origin.clone());
+    own("https") || (!app.config.jwt.secure && own("http"))
 }
 
 /// The 32-byte secret of a cookie or header value, unmasking Django's
@@ -180,6 +186,18 @@ mod tests {
         let masked = mask(secret, "9876543210ZYXWVUTSRQzyxwvutsrqQq");
         assert_eq!(masked.len(), MASKED_LEN);
         assert_eq!(&unmask(&masked).unwrap(), secret.as_bytes());
+    }
+
+    /// Django's own test values (`tests/csrf_tests/tests.py`): two masks of one secret.
+    #[test]
+    fn djangos_masked_test_secrets_unmask_to_its_test_secret() {
+        let secret = b"lcccccccX2kcccccccY2jcccccccssIC";
+        for masked in [
+            "1bcdefghij2bcdefghij3bcdefghij4bcdefghij5bcdefghij6bcdefghijABCD",
+            "2JgchWvM1tpxT2lfz9aydoXW9yT1DN3NdLiejYxOOlzzV4nhBbYqmqZYbAV3V5Bf",
+        ] {
+            assert_eq!(&unmask(masked).unwrap(), secret);
+        }
     }
 
     #[test]

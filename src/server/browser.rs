@@ -2,6 +2,8 @@
 
 use crate::api::http::{Request, Response};
 
+use crate::api::csrf;
+use crate::config::normal_origin;
 use crate::App;
 
 /// Headers a browser frontend may send.
@@ -12,11 +14,11 @@ const PREFLIGHT_MAX_AGE: &str = "600";
 /// The allowed origin of `req`, if it sent one that is configured.
 fn allowed_origin<'a>(app: &App, req: &'a Request) -> Option<&'a str> {
     let origin = req.header("Origin")?;
+    let normal = normal_origin(origin)?;
     app.config
         .server
         .cors_allowed_origins
-        .iter()
-        .any(|o| o == origin)
+        .contains(&normal)
         .then_some(origin)
 }
 
@@ -65,6 +67,10 @@ pub fn finish(app: &App, req: &Request, mut response: Response) -> Response {
             .with_additional_header("Vary", "Origin");
         if app.config.server.cors_allow_credentials {
             response = response.with_additional_header("Access-Control-Allow-Credentials", "true");
+        }
+        if app.config.jwt.csrf {
+            response =
+                response.with_additional_header("Access-Control-Expose-Headers", csrf::HEADER);
         }
     } else if !app.config.server.cors_allowed_origins.is_empty() {
         response = response.with_additional_header("Vary", "Origin");

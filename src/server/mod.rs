@@ -263,7 +263,7 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
     let jwt = app.config.auth.mode == AuthMode::Jwt;
     if jwt {
         let credential = match route.access {
-            Anyone => Credential::None,
+            Anyone => Credential::NoCookie,
             TokenIfAny => Credential::AnyCookie,
             User => Credential::AccessCookie,
         };
