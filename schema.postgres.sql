@@ -88,6 +88,12 @@ CREATE TABLE IF NOT EXISTS mfa_challenges (
 );
 CREATE INDEX IF NOT EXISTS mfa_challenges_user ON mfa_challenges(user_id);
 
+CREATE TABLE IF NOT EXISTS mfa_used_activations (
+    token_sha256  BYTEA  PRIMARY KEY,            -- SHA-256 of the activation token
+    user_id       BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at    BIGINT NOT NULL
+);
+
 -- Server-wide values restauth keeps for itself. Never a secret. Empty today.
 CREATE TABLE IF NOT EXISTS settings (
     name  TEXT PRIMARY KEY,

@@ -89,6 +89,15 @@ CREATE TABLE IF NOT EXISTS mfa_challenges (
 );
 CREATE INDEX IF NOT EXISTS mfa_challenges_user ON mfa_challenges(user_id);
 
+-- Activation tokens (GET mfa/totp/activate/) that turned MFA on: each works
+-- once, so that after a deactivation the same token and a code of its secret
+-- cannot turn MFA back on. Kept until the token expires. Since schema version 7.
+CREATE TABLE IF NOT EXISTS mfa_used_activations (
+    token_sha256  BLOB    PRIMARY KEY,           -- SHA-256 of the activation token
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    expires_at    INTEGER NOT NULL               -- the token's own expiry; the row may go from then on
+);
+
 -- Server-wide values restauth keeps for itself. Never a secret: the server
 -- secret lives in security.secret_key_file (restauth.secret beside this file,
 -- mode 0600), so a copy of the database cannot forge a reset link. A

@@ -208,11 +208,11 @@ sections! {
         /// `""` = no issuer in the provisioning URI (the reference's default).
         #[serde(deserialize_with = "mfa_issuer")] issuer: String = String::new(),
         #[serde(deserialize_with = "int::<6, 8, _, _>")] digits: u8 = 6,
-        #[serde(with = "max_5m")] period: Duration = Duration::from_secs(30),
+        #[serde(with = "whole_secs_5m")] period: Duration = Duration::from_secs(30),
         /// Steps accepted before and after the current one.
         #[serde(deserialize_with = "int::<0, 3, _, _>")] skew: u16 = 1,
         /// Lifetime of the login step's ephemeral token and of an activation token.
-        #[serde(with = "max_1h")] ephemeral_lifetime: Duration = Duration::from_secs(300),
+        #[serde(with = "whole_secs_1h")] ephemeral_lifetime: Duration = Duration::from_secs(300),
         #[serde(deserialize_with = "int::<1, 50, _, _>")] recovery_codes: usize = 10,
         /// Wrong codes that burn an ephemeral token.
         #[serde(deserialize_with = "int::<1, 100, _, _>")] max_failures: u32 = 5,
@@ -935,6 +935,35 @@ mod grace {
             v => bounded_duration(v, 3600),
         })
     }
+}
+
+/// `with = "whole_secs_5m"` / `"whole_secs_1h"`: whole seconds, 1 s up to
+/// the bound (TOTP steps and token lifetimes count whole seconds).
+macro_rules! whole_second_durations {
+    ($($module:ident = $max_secs:expr;)*) => {$(
+        mod $module {
+            use super::*;
+
+            pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&format!("{}s", d.as_secs()))
+            }
+
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+                parse_with(d, |v| {
+                    let d = bounded_duration(v, $max_secs)?;
+                    if d.subsec_nanos() != 0 {
+                        return Err(format!("expected whole seconds, found {d:?}"));
+                    }
+                    Ok(d)
+                })
+            }
+        }
+    )*};
+}
+
+whole_second_durations! {
+    whole_secs_5m = 300;
+    whole_secs_1h = 3600;
 }
 
 fn bounded_duration(v: &Value, max_secs: u64) -> Result<Duration, String> {
@@ -2149,5 +2178,17 @@ mod tests {
         }
         let msg = file_err("[server]\ncors_allowed_origins = [\"*\"]");
         assert!(msg.contains("capacitor://localhost"), "{msg}");
+    }
+
+    #[test]
+    fn mfa_durations_are_whole_seconds() {
+        for bad in [
+            "period = \"1500ms\"",
+            "ephemeral_lifetime = \"500ms\"",
+            "period = 0",
+        ] {
+            let msg = file_err(&format!("[mfa]\n{bad}"));
+            assert!(msg.contains("expected"), "{bad}: {msg}");
+        }
     }
 }

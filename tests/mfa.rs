@@ -54,23 +54,40 @@ fn token_auth(s: &Server) -> String {
     format!("Token {}", s.login("alice", PASSWORD))
 }
 
-/// Turns MFA on for the user of `auth` with a code of step -1; returns the
-/// secret and the recovery codes.
-fn activate(s: &Server, auth: &str) -> (String, Vec<String>) {
+/// What [`activate`] did.
+struct Activated {
+    secret: String,
+    recovery_codes: Vec<String>,
+    /// The activation request's body (token and code), as sent.
+    request: Value,
+}
+
+/// Turns MFA on for the user of `auth` with a code of step -1.
+fn activate_fully(s: &Server, auth: &str) -> Activated {
     let r = get(s, "/rest-auth/mfa/totp/activate/", auth);
     assert_eq!(r.status, 200, "{}", r.text());
     let setup = r.json();
     let secret = setup["secret"].as_str().unwrap().to_string();
-    let body = json!({"activation_token": setup["activation_token"], "code": code(&secret, -1)});
-    let r = post(s, "/rest-auth/mfa/totp/activate/", &body, Some(auth));
+    let request = json!({"activation_token": setup["activation_token"], "code": code(&secret, -1)});
+    let r = post(s, "/rest-auth/mfa/totp/activate/", &request, Some(auth));
     assert_eq!(r.status, 200, "{}", r.text());
-    let codes = r.json()["recovery_codes"]
+    let recovery_codes = r.json()["recovery_codes"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
-    (secret, codes)
+    Activated {
+        secret,
+        recovery_codes,
+        request,
+    }
+}
+
+/// [`activate_fully`]'s secret and recovery codes.
+fn activate(s: &Server, auth: &str) -> (String, Vec<String>) {
+    let a = activate_fully(s, auth);
+    (a.secret, a.recovery_codes)
 }
 
 /// Logs in with the password: the ephemeral token.
@@ -178,7 +195,8 @@ fn activation_answers_as_the_reference() {
 fn login_then_verify_answers_what_login_would_and_the_token_is_single_use() {
     let s = with_alice(&[]);
     let auth = token_auth(&s);
-    let (secret, _) = activate(&s, &auth);
+    let activated = activate_fully(&s, &auth);
+    let secret = activated.secret.clone();
     let token = challenge(&s);
     assert_eq!(token.len(), 64, "names nobody: {token}");
     let v = |body: Value| post(&s, "/rest-auth/mfa/verify/", &body, None);
@@ -193,7 +211,8 @@ fn login_then_verify_answers_what_login_would_and_the_token_is_single_use() {
     let r = post(&s, "/rest-auth/login/", &json!({"username": "alice", "password": "nope"}), None);
     r.assert(400, json!({"non_field_errors": ["Unable to log in with provided credentials."]}));
     // The activation code's step is used: it does not log in (the reference: it does).
-    verify(&s, &token, &code(&secret, -1)).assert(400, invalid_code());
+    let activation_code = activated.request["code"].as_str().unwrap();
+    verify(&s, &token, activation_code).assert(400, invalid_code());
     let r = verify(&s, &token, &code(&secret, 0));
     assert_eq!(r.status, 200, "{}", r.text());
     let key = r.json()["key"].as_str().unwrap().to_string();
@@ -226,7 +245,9 @@ fn each_totp_step_is_accepted_once() {
 #[test]
 fn wrong_codes_burn_the_token_feed_the_softlock_and_verify_is_throttled() {
     let on = ("RESTAUTH_THROTTLE_ENABLED", "true");
-    let s = with_alice(&[("RESTAUTH_MFA_MAX_FAILURES", "3"), on]);
+    // A softlock long enough to be seen however slow the machine.
+    let lock = ("RESTAUTH_THROTTLE_SOFTLOCK_BASE", "60s");
+    let s = with_alice(&[("RESTAUTH_MFA_MAX_FAILURES", "3"), on, lock]);
     let (secret, _) = activate(&s, &token_auth(&s));
     let good = code(&secret, 0);
     let wrong = if good == "000000" { "111111" } else { "000000" };
@@ -297,6 +318,46 @@ fn deactivation_needs_a_totp_code_and_the_cli_can_reset() {
     assert!(login(&s).json()["key"].is_string());
     let o = s.cli(&["user", "mfa-reset", "alice"], "");
     assert!(String::from_utf8_lossy(&o.stdout).contains("nothing changed"));
+}
+
+#[test]
+fn an_activation_token_works_once_even_after_a_deactivation() {
+    let s = with_alice(&[]);
+    let auth = token_auth(&s);
+    let activated = activate_fully(&s, &auth);
+    let r = post(&s, "/rest-auth/mfa/totp/deactivate/", &json!({"code": code(&activated.secret, 0)}), Some(&auth));
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The same token with a fresh code of its secret (the reference: MFA on again).
+    let mut again = activated.request.clone();
+    again["code"] = json!(code(&activated.secret, 1));
+    post(&s, "/rest-auth/mfa/totp/activate/", &again, Some(&auth))
+        .assert(400, json!({"activation_token": ["Invalid or expired activation token."]}));
+    assert_eq!(get(&s, "/rest-auth/mfa/status/", &auth).json()["mfa_enabled"], false);
+    // A new token works; a spent one is kept only until it expires.
+    activate(&s, &auth);
+    assert_eq!(s.count("SELECT count(*) FROM mfa_used_activations"), 2);
+}
+
+#[test]
+fn a_burnt_or_crowded_out_challenge_checks_no_code() {
+    let s = with_alice(&[("RESTAUTH_MFA_MAX_FAILURES", "2")]);
+    let (secret, _) = activate(&s, &token_auth(&s));
+    let good = code(&secret, 0);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    // Burnt by its failures: the right code afterwards is not even checked, so
+    // its step stays unused and logs in through another challenge.
+    let token = challenge(&s);
+    for _ in 0..2 {
+        verify(&s, &token, wrong).assert(400, invalid_code());
+    }
+    verify(&s, &token, &good).assert(400, json!({"ephemeral_token": ["Invalid or expired token."]}));
+    assert_eq!(verify(&s, &challenge(&s), &good).status, 200);
+    // At most three second steps wait per user: a fourth login ends the oldest.
+    let tokens: Vec<String> = (0..4).map(|_| challenge(&s)).collect();
+    assert_eq!(s.count("SELECT count(*) FROM mfa_challenges"), 3);
+    verify(&s, &tokens[0], &code(&secret, 1))
+        .assert(400, json!({"ephemeral_token": ["Invalid or expired token."]}));
+    assert_eq!(verify(&s, &tokens[3], &code(&secret, 1)).status, 200);
 }
 
 #[test]

@@ -108,7 +108,8 @@ pub fn use_recovery_code(
     let used = tx.execute(
         "UPDATE mfa_recovery_codes SET used_at = ?3 WHERE id = (\
            SELECT id FROM mfa_recovery_codes \
-           WHERE user_id = ?1 AND code_hmac = ?2 AND used_at IS NULL LIMIT 1)",
+           WHERE user_id = ?1 AND code_hmac = ?2 AND used_at IS NULL LIMIT 1) \
+         AND used_at IS NULL",
         params![user_id, code_hmac, now],
     )? == 1;
     if used {
@@ -166,7 +167,53 @@ pub fn start_challenge(
          VALUES (?1, ?2, ?3, ?4)",
         params![key_hash(token), user_id, now, expires_at],
     )?;
+    // Each challenge has its own failure budget: a password guessed right
+    // must not buy unlimited code guesses through many logins.
+    tx.execute(
+        "DELETE FROM mfa_challenges WHERE user_id = ?1 AND id NOT IN (\
+           SELECT id FROM mfa_challenges WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2)",
+        params![user_id, LIVE_CHALLENGES],
+    )?;
     Ok(())
+}
+
+/// Pending second steps kept per user (the newest; a few devices logging in at once).
+const LIVE_CHALLENGES: i64 = 3;
+
+/// Takes `id` for this transaction if it is still live (not expired, under
+/// `max_failures`): the row is written, so a concurrent request waits or
+/// retries and then sees what this one did. `false`: it is gone.
+pub fn claim_challenge(
+    tx: &Conn,
+    id: i64,
+    now: i64,
+    max_failures: u32,
+) -> Result<bool, AccountError> {
+    Ok(tx.execute(
+        "UPDATE mfa_challenges SET failures = failures \
+         WHERE id = ?1 AND expires_at > ?2 AND failures < ?3",
+        params![id, now, i64::from(max_failures)],
+    )? == 1)
+}
+
+/// Spends activation token `token` (valid until `expires_at`) for `user_id`:
+/// `false` if it was spent before. Spent tokens past their expiry go.
+pub fn spend_activation(
+    tx: &Conn,
+    user_id: i64,
+    token: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<bool, AccountError> {
+    tx.execute(
+        "DELETE FROM mfa_used_activations WHERE expires_at <= ?1",
+        params![now],
+    )?;
+    Ok(tx.execute(
+        "INSERT INTO mfa_used_activations (token_sha256, user_id, expires_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (token_sha256) DO NOTHING",
+        params![key_hash(token), user_id, expires_at],
+    )? == 1)
 }
 
 /// A live challenge: its row and its user.

@@ -20,13 +20,14 @@ use super::{sqlite, Conn, DbError, Pool, ToValue, Value};
 
 /// The tables in an order that satisfies their foreign keys, and whether each
 /// has an identity `id` whose sequence must follow the copied ids.
-pub const TABLES: [(&str, bool); 11] = [
+pub const TABLES: [(&str, bool); 12] = [
     ("users", true),
     ("tokens", true),
     ("sessions", true),
     ("mfa_totp", false),
     ("mfa_recovery_codes", true),
     ("mfa_challenges", true),
+    ("mfa_used_activations", false),
     ("email_confirmations", true),
     ("social_accounts", true),
     ("outbox", true),

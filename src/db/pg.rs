@@ -651,7 +651,7 @@ fn migrate(conn: &mut PgConn) -> Result<(), DbError> {
             "schema version {v} predates PostgreSQL support (4); this database is not restauth's"
         )))
         }
-        // 4 -> 5 (sessions) and 5 -> 6 (the mfa_ tables) only add tables:
+        // 4 -> 5 (sessions), 5 -> 6 and 6 -> 7 (the mfa_ tables) only add tables:
         // the idempotent schema does it.
         Some(_) => {
             tx.batch_execute(SCHEMA).map_err(error)?;

@@ -18,7 +18,7 @@ use super::{DbError, ToValue, Value};
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this build writes into `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Opens one connection with restauth's pragmas.
 pub fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, DbError> {
@@ -71,8 +71,8 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     }
     // schema.sql holds the final shape and only creates what is missing, so
     // versions 1 -> 2 -> 3 (new tables email_confirmations, outbox, social_accounts) and
-    // 4 -> 5 (sessions) and 5 -> 6 (mfa_totp, mfa_recovery_codes, mfa_challenges) need nothing
-    // more. A step that alters an existing table goes here, before the schema
+    // 4 -> 5 (sessions), 5 -> 6 (mfa_totp, mfa_recovery_codes, mfa_challenges) and
+    // 6 -> 7 (mfa_used_activations) need nothing more. A step that alters an existing table goes here, before the schema
     // (whose indexes may name the new columns).
     if (2..4).contains(&version) {
         // outbox exists since version 2; it gains `kind` in 4.

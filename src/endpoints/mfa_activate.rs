@@ -104,6 +104,11 @@ fn provisioning_uri(app: &App, account: &str, secret: &str) -> String {
     url
 }
 
+/// The refusal of an activation token that is malformed, expired or spent.
+fn invalid_token() -> ApiError {
+    ApiError::field("activation_token", "Invalid or expired activation token.")
+}
+
 /// `POST`: `{activation_token, code}` → `{"recovery_codes": […]}`.
 pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiError> {
     let user_id = caller.owner()?.user.id;
@@ -129,17 +134,14 @@ pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiEr
         .and_then(|sealed| app.mfa_keys.activation.open(&sealed, CONTEXT))
         .and_then(|json| serde_json::from_slice::<Pending>(&json).ok())
         .filter(|p| p.exp > now)
-        .ok_or_else(|| {
-            ApiError::field("activation_token", "Invalid or expired activation token.")
-        })?;
+        .ok_or_else(invalid_token)?;
     if pending.uid != user_id {
         return Err(ApiError::field(
             "activation_token",
             "Invalid activation token for this user.",
         ));
     }
-    let raw = totp_rs::Secret::try_from_base32(&pending.secret)
-        .map_err(|_| ApiError::field("activation_token", "Invalid or expired activation token."))?;
+    let raw = totp_rs::Secret::try_from_base32(&pending.secret).map_err(|_| invalid_token())?;
     let codes = Codes::new(&app.config.mfa, raw.as_ref());
     let step = codes
         .accept(&code, u64::try_from(now).unwrap_or(0), None)
@@ -160,9 +162,15 @@ pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiEr
         )
         .map_err(AccountError::from)?;
     // The activation code's step is recorded as used: it cannot log in again.
-    let enabled = app.write(|tx| mfa::enable(tx, user_id, &sealed, step, now, &hmacs))?;
-    if !enabled {
-        return Err(ApiError::BadRequest(ALREADY_ENABLED));
-    }
+    // The token works once: after a deactivation it cannot turn MFA back on.
+    app.write(|tx| -> Result<(), ApiError> {
+        if !mfa::spend_activation(tx, user_id, &token, now, pending.exp)? {
+            return Err(invalid_token());
+        }
+        if !mfa::enable(tx, user_id, &sealed, step, now, &hmacs)? {
+            return Err(ApiError::BadRequest(ALREADY_ENABLED));
+        }
+        Ok(())
+    })?;
     Ok(ok(json!({ "recovery_codes": recovery })))
 }

@@ -17,9 +17,9 @@ pub const NOT_ENABLED: &str = "MFA is not enabled.";
 /// `POST` `{code}`.
 pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiError> {
     let user_id = caller.owner()?.user.id;
-    let Some(totp) = app.read(|conn| mfa::totp(conn, user_id))? else {
+    if !app.read(|conn| mfa::is_enabled(conn, user_id))? {
         return Err(ApiError::BadRequest(NOT_ENABLED));
-    };
+    }
     let body = read_body(req, app.config.server.max_body_bytes)?;
     let mut errors = FieldErrors::new();
     let code = char_field(&body, &mut errors, "code", CharSpec::required(64));
@@ -29,13 +29,21 @@ pub fn post(app: &App, req: &Request, caller: &Caller) -> Result<Response, ApiEr
     app.check_softlock(&lock_key)?;
     let now = app.clock.unix();
     let code = code.unwrap_or_default();
-    let done = app.write(|tx| -> Result<bool, ApiError> {
+    // The authenticator is read in the transaction that deletes it: the code
+    // is checked against the secret that is turned off.
+    let done = app.write(|tx| -> Result<Option<bool>, ApiError> {
+        let Some(totp) = mfa::totp(tx, user_id)? else {
+            return Ok(None);
+        };
         if !accept_totp(app, tx, user_id, &totp, &code, now, None)? {
-            return Ok(false);
+            return Ok(Some(false));
         }
         mfa::disable(tx, user_id)?;
-        Ok(true)
+        Ok(Some(true))
     })?;
+    let Some(done) = done else {
+        return Err(ApiError::BadRequest(NOT_ENABLED));
+    };
     if !done {
         app.softlock_failure(&lock_key);
         return Err(ApiError::field("code", "Invalid code."));

@@ -49,6 +49,11 @@ pub fn post(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> 
     app.check_softlock(&lock_key)?;
     let recovery_hmac = app.mfa_keys.recovery_hmac(&code);
     let outcome = app.write(|tx| -> Result<Outcome, ApiError> {
+        // First, so that requests racing on one token are counted one after
+        // the other: none checks a code against a challenge already burnt.
+        if !mfa::claim_challenge(tx, challenge.id, now, app.config.mfa.max_failures)? {
+            return Ok(Outcome::GoneToken);
+        }
         // A user deleted meanwhile took the challenge with it (the reference: 500).
         let Some(user) = users::by_id(tx, challenge.user_id)? else {
             return Ok(Outcome::GoneToken);
