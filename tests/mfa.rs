@@ -276,7 +276,7 @@ fn wrong_codes_burn_the_token_feed_the_softlock_and_verify_is_throttled() {
 fn recovery_codes_are_single_use_shown_once_and_regenerated() {
     let s = with_alice(&[]);
     let auth = token_auth(&s);
-    let (_, codes) = activate(&s, &auth);
+    let (secret, codes) = activate(&s, &auth);
     // Matched trimmed and in any case, as the reference matches them.
     let typed = format!(" {} ", codes[2].to_uppercase());
     assert_eq!(verify(&s, &challenge(&s), &typed).status, 200);
@@ -284,12 +284,21 @@ fn recovery_codes_are_single_use_shown_once_and_regenerated() {
     post(&s, "/rest-auth/mfa/recovery-codes/", &json!({}), Some(&auth))
         .assert(200, json!({"codes": [], "unused": 9}));
     assert_eq!(get(&s, "/rest-auth/mfa/recovery-codes/", &auth).status, 405);
-    let r = post(&s, "/rest-auth/mfa/recovery-codes/regenerate/", &json!({}), Some(&auth));
+    // Regeneration asks for a fresh proof (the reference: nothing), so an
+    // access token alone cannot mint a second factor: a TOTP code or an
+    // unused recovery code, which is then spent.
+    let regenerate = |body: Value| post(&s, "/rest-auth/mfa/recovery-codes/regenerate/", &body, Some(&auth));
+    regenerate(json!({})).assert(400, json!({"code": ["This field is required."]}));
+    regenerate(json!({"code": codes[2]})).assert(400, invalid_code());
+    let r = regenerate(json!({"code": codes[3]}));
     assert_eq!(r.status, 200, "{}", r.text());
     let fresh: Vec<String> = r.json()["codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
     assert_eq!(fresh.len(), 10);
     verify(&s, &challenge(&s), &codes[0]).assert(400, invalid_code());
     assert_eq!(verify(&s, &challenge(&s), &fresh[0]).status, 200);
+    let r = regenerate(json!({"code": code(&secret, 0)}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    verify(&s, &challenge(&s), &fresh[1]).assert(400, invalid_code());
 }
 
 #[test]
