@@ -534,13 +534,20 @@ fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
         ));
     }
 
-    let warnings = env
+    let mut warnings: Vec<String> = env
         .iter()
         .map(|(name, _)| name)
         .filter(|n| n.starts_with("RESTAUTH_") && !known.contains(n))
         .filter(|n| !NOT_KEYS.contains(&n.as_str()))
         .map(|n| format!("environment variable {n} names no configuration key; it is ignored"))
         .collect();
+    if config.jwt.csrf && config.auth.mode == AuthMode::Token {
+        // Token mode's key travels in a header no other site can send: nothing to defend.
+        warnings.push(
+            "jwt.csrf = true has no effect in token mode (auth.mode = \"token\"); it applies to JWT mode's cookies"
+                .into(),
+        );
+    }
     Ok((config, warnings))
 }
 
@@ -2178,6 +2185,20 @@ mod tests {
         }
         let msg = file_err("[server]\ncors_allowed_origins = [\"*\"]");
         assert!(msg.contains("capacitor://localhost"), "{msg}");
+    }
+
+    #[test]
+    fn jwt_csrf_in_token_mode_is_a_warning() {
+        let env = env_of(&[("RESTAUTH_JWT_CSRF", "true")]);
+        let (_, warnings) = Config::load(None, &env).unwrap();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("no effect in token mode")),
+            "{warnings:?}"
+        );
+        let env = env_of(&[("RESTAUTH_JWT_CSRF", "true"), ("RESTAUTH_AUTH_MODE", "jwt")]);
+        assert!(Config::load(None, &env).unwrap().1.is_empty());
     }
 
     #[test]
