@@ -152,6 +152,12 @@ CREATE TABLE IF NOT EXISTS social_accounts (
 );
 CREATE INDEX IF NOT EXISTS social_accounts_user ON social_accounts(user_id);
 
+CREATE TABLE IF NOT EXISTS used_id_tokens (
+    token_sha256  BYTEA  PRIMARY KEY,            -- SHA-256 of the whole ID token
+    provider      TEXT   NOT NULL,
+    expires_at    BIGINT NOT NULL
+);
+
 -- Throttle counters every node shares (PostgreSQL only: a single SQLite node
 -- keeps them in memory). One row per throttled key, e.g. the login attempts
 -- of one client address. UNLOGGED: not written to the WAL, so cheaper, and

@@ -154,10 +154,10 @@ CREATE TABLE IF NOT EXISTS mail_requests (
     created_at  INTEGER NOT NULL
 );
 
--- Accounts at identity providers (Facebook, Twitter) linked to users. Since schema version 3.
+-- Accounts at identity providers (Facebook, Twitter, Google) linked to users. Since schema version 3.
 CREATE TABLE IF NOT EXISTS social_accounts (
     id            INTEGER PRIMARY KEY,           -- the id used by P/socialaccounts/<id>/disconnect/
-    provider      TEXT    NOT NULL,              -- 'facebook' or 'twitter'
+    provider      TEXT    NOT NULL,              -- 'facebook', 'twitter' or 'google'
     uid           TEXT    NOT NULL,              -- the provider's id for the person
     user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     profile       TEXT    NOT NULL DEFAULT '{}', -- the provider's last answer about the person (JSON)
@@ -166,3 +166,12 @@ CREATE TABLE IF NOT EXISTS social_accounts (
     UNIQUE (provider, uid)
 );
 CREATE INDEX IF NOT EXISTS social_accounts_user ON social_accounts(user_id);
+
+-- ID tokens (Google, …) that logged someone in or linked an account, until
+-- they expire: each is accepted once, so a token seen in transit cannot log
+-- in again. Since schema version 7.
+CREATE TABLE IF NOT EXISTS used_id_tokens (
+    token_sha256  BLOB    PRIMARY KEY,           -- SHA-256 of the whole ID token
+    provider      TEXT    NOT NULL,              -- 'google', …
+    expires_at    INTEGER NOT NULL               -- the token's exp plus the verification leeway; the row may go from then on
+);

@@ -40,6 +40,8 @@ pub struct App {
     pub jwt_keys: crate::security::jwt::Keys,
     /// MFA's sealing and HMAC keys, derived from the server secret.
     pub mfa_keys: crate::security::mfa::MfaKeys,
+    /// Identity providers' signing keys, fetched when first needed.
+    pub provider_keys: crate::social::ProviderKeys,
     /// The mail worker, when serving (the CLI leaves mail to the server).
     pub mailer: Option<mail::worker::MailWorker>,
     /// Request rates and account softlocks (in memory).
@@ -98,12 +100,14 @@ impl App {
             let shared = SharedThrottle::new(pool.clone(), policy);
             Throttle::shared(shared, clock.clone())
         };
+        let provider_keys = crate::social::ProviderKeys::new(&config.social);
         Ok(App {
             config,
             pool,
             hashes,
             jwt_keys: crate::security::jwt::Keys::derive(&secret_key),
             mfa_keys: crate::security::mfa::MfaKeys::derive(&secret_key),
+            provider_keys,
             secret_key,
             mailer: None,
             throttle,

@@ -157,6 +157,28 @@ sections! {
     pub struct SocialConfig {
         facebook: FacebookProviderConfig = Default::default(),
         twitter: TwitterProviderConfig = Default::default(),
+        google: GoogleProviderConfig = Default::default(),
+    }
+
+    /// Google Sign-In: ID tokens checked against Google's keys; enabled by `client_ids`.
+    pub struct GoogleProviderConfig {
+        /// OAuth client ids whose ID tokens are accepted (web, iOS, Android); the first one
+        /// exchanges codes.
+        #[serde(deserialize_with = "client_ids")] client_ids: Vec<String> = Vec::new(),
+        /// Needed only to exchange codes.
+        client_secret: Secret = Secret::default(),
+        /// `redirect_uri` of the code flow.
+        #[serde(deserialize_with = "trimmed")] callback_url: String = String::new(),
+        #[serde(deserialize_with = "url")]
+        certs_url: String = "https://www.googleapis.com/oauth2/v3/certs".into(),
+        #[serde(deserialize_with = "url")]
+        token_url: String = "https://oauth2.googleapis.com/token".into(),
+        #[serde(deserialize_with = "url")]
+        userinfo_url: String = "https://openidconnect.googleapis.com/v1/userinfo".into(),
+        /// Tells which app an access token was issued to.
+        #[serde(deserialize_with = "url")]
+        tokeninfo_url: String = "https://oauth2.googleapis.com/tokeninfo".into(),
+        #[serde(with = "max_5m")] timeout: Duration = Duration::from_secs(10),
     }
 
     pub struct FacebookProviderConfig {
@@ -802,6 +824,27 @@ parsers! {
     }
     fn confirm_url(v) -> String { link_template(string(v)?, &["{key}"]) }
     fn reset_url(v) -> String { link_template(string(v)?, &["{uid}", "{token}"]) }
+    /// An `http://` or `https://` URL of one endpoint (a query is allowed).
+    fn url(v) -> String {
+        let s = string(v)?.trim();
+        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+        let rest = rest.ok_or_else(|| format!("expected an http:// or https:// URL, found {s:?}"))?;
+        require(!rest.is_empty() && plain(s) && !s.contains('#'), "a URL without spaces or fragment", s.to_string())
+    }
+    /// OAuth client ids: no spaces, each once.
+    fn client_ids(v) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for id in strings(v)? {
+            let id = id.trim();
+            if id.is_empty() || !plain(id) {
+                return Err(format!("expected client ids without spaces, found {id:?}"));
+            }
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_string());
+            }
+        }
+        Ok(ids)
+    }
     /// An `http://` or `https://` base URL, without its trailing slash.
     fn base_url(v) -> String {
         let s = string(v)?.trim().trim_end_matches('/');
@@ -1200,7 +1243,7 @@ mod tests {
     #[test]
     fn reference_file_documents_every_key_and_env_var() {
         let keys = schema_entries(false);
-        assert_eq!(keys.len(), 93, "{keys:?}");
+        assert_eq!(keys.len(), 101, "{keys:?}");
         for key in &keys {
             let (section, name) = key.rsplit_once('.').unwrap();
             let var = env_var_name(key);
@@ -1682,7 +1725,7 @@ mod tests {
         let sections = schema_entries(true);
         assert_eq!(
             sections.join(", "),
-            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, throttle, auth, jwt, mfa"
+            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, social.google, throttle, auth, jwt, mfa"
         );
         for section in sections {
             let msg = file_err(&format!("[{section}]\nbogus_key = 1\n"));

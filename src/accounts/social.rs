@@ -17,7 +17,7 @@ use crate::config::{Config, EmailVerification};
 
 /// What a provider told us about the person.
 pub struct ProviderProfile<'a> {
-    /// `facebook` or `twitter`.
+    /// `facebook`, `twitter`, `google`, ….
     pub provider: &'a str,
     /// The provider's id for the person.
     pub uid: &'a str,
@@ -29,6 +29,9 @@ pub struct ProviderProfile<'a> {
     pub last_name: &'a str,
     /// Address, if the provider gave one.
     pub email: Option<&'a str>,
+    /// Whether the provider vouches for the address (stored as verified then;
+    /// otherwise it is confirmed by mail like a registration's).
+    pub email_verified: bool,
     /// The provider's answer, kept in `social_accounts.profile`.
     pub raw: &'a Value,
 }
@@ -150,7 +153,7 @@ pub fn login_or_signup(
         &NewUser {
             username: &username,
             email: &email,
-            email_verified: false,
+            email_verified: p.email_verified && !email.is_empty(),
             first_name: &truncate(p.first_name, 150),
             last_name: &truncate(p.last_name, 150),
             password_hash: &password,
@@ -159,7 +162,10 @@ pub fn login_or_signup(
     )?;
     link(conn, p, user.id, now)?;
     users::touch_last_login(conn, user.id, now)?;
-    if !user.email.is_empty() && config.accounts.email_verification != EmailVerification::None {
+    if !user.email.is_empty()
+        && !user.email_verified
+        && config.accounts.email_verification != EmailVerification::None
+    {
         confirmations::send(conn, config, &user, now)?;
     }
     Ok(user)
@@ -220,6 +226,30 @@ fn clean_username(hint: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect();
     truncate(&words.join("_"), 150)
+}
+
+/// Records that the ID token `token` of `provider` was used, until `expires_at`:
+/// `false` if it was before (a replay). Used tokens past their expiry go.
+pub fn spend_id_token(
+    tx: &Conn,
+    provider: &str,
+    token: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<bool, AccountError> {
+    tx.execute(
+        "DELETE FROM used_id_tokens WHERE expires_at <= ?1",
+        params![now],
+    )?;
+    Ok(tx.execute(
+        "INSERT INTO used_id_tokens (token_sha256, provider, expires_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (token_sha256) DO NOTHING",
+        params![
+            crate::security::tokens::key_hash(token),
+            provider,
+            expires_at
+        ],
+    )? == 1)
 }
 
 #[cfg(test)]

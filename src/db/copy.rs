@@ -20,7 +20,7 @@ use super::{sqlite, Conn, DbError, Pool, ToValue, Value};
 
 /// The tables in an order that satisfies their foreign keys, and whether each
 /// has an identity `id` whose sequence must follow the copied ids.
-pub const TABLES: [(&str, bool); 12] = [
+pub const TABLES: [(&str, bool); 13] = [
     ("users", true),
     ("tokens", true),
     ("sessions", true),
@@ -30,6 +30,7 @@ pub const TABLES: [(&str, bool); 12] = [
     ("mfa_used_activations", false),
     ("email_confirmations", true),
     ("social_accounts", true),
+    ("used_id_tokens", false),
     ("outbox", true),
     ("mail_requests", true),
     ("settings", false),

@@ -72,7 +72,7 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     // schema.sql holds the final shape and only creates what is missing, so
     // versions 1 -> 2 -> 3 (new tables email_confirmations, outbox, social_accounts) and
     // 4 -> 5 (sessions), 5 -> 6 (mfa_totp, mfa_recovery_codes, mfa_challenges) and
-    // 6 -> 7 (mfa_used_activations) need nothing more. A step that alters an existing table goes here, before the schema
+    // 6 -> 7 (mfa_used_activations, used_id_tokens) need nothing more. A step that alters an existing table goes here, before the schema
     // (whose indexes may name the new columns).
     if (2..4).contains(&version) {
         // outbox exists since version 2; it gains `kind` in 4.

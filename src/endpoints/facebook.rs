@@ -63,6 +63,7 @@ impl Provider for Facebook {
             first_name: &p.first_name,
             last_name: &p.last_name,
             email: p.email.as_deref(),
+            email_verified: false,
             raw: &p.raw,
         }
     }

@@ -54,6 +54,7 @@ impl Provider for Twitter {
             first_name: "",
             last_name: "",
             email: p.email.as_deref(),
+            email_verified: false,
             raw: &p.raw,
         }
     }

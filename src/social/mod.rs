@@ -5,5 +5,28 @@
 //! them at loopback mocks).
 
 pub mod facebook;
+pub mod google;
+pub mod http;
+pub mod id_token;
+pub mod jwks;
 pub mod oauth1;
 pub mod twitter;
+
+use crate::config::SocialConfig;
+
+/// The key sets of the providers that verify ID tokens.
+#[derive(Debug)]
+pub struct ProviderKeys {
+    /// Google's certs.
+    pub google: jwks::KeySet,
+}
+
+impl ProviderKeys {
+    /// Key sets at the configured URLs (nothing is fetched yet).
+    pub fn new(social: &SocialConfig) -> ProviderKeys {
+        let google = &social.google;
+        ProviderKeys {
+            google: jwks::KeySet::new(&google.certs_url, google.timeout),
+        }
+    }
+}

@@ -17,6 +17,8 @@ pub struct Seen {
     /// Path and query, as sent.
     pub target: String,
     pub headers: Vec<(String, String)>,
+    /// The body, as text.
+    pub body: String,
 }
 
 impl Seen {
@@ -34,6 +36,13 @@ impl Seen {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded form field `name` of the body.
+    pub fn form(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.body.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
     }
 
     /// The path without the query.
@@ -122,6 +131,7 @@ fn serve(conn: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
         method,
         target,
         headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
     };
     seen.lock().unwrap().push(request.clone());
     let (status, body) = handler(&request);

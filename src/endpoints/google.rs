@@ -1,0 +1,160 @@
+//! `POST P/google/` (login) and `POST P/google/connect/` (link to the logged-in user).
+//!
+//! Three shapes, as frontends send them: `code` (exchanged at Google's token
+//! endpoint with `callback_url` and an optional PKCE `code_verifier`),
+//! `access_token` with an optional `id_token` (dj-rest-auth's shape), or
+//! `id_token` alone with an optional `nonce` (native sign-in, which
+//! dj-rest-auth refuses). Every ID token is verified against Google's keys
+//! and accepted once; an access token alone must have been issued to one of
+//! our client ids.
+
+use serde_json::Value;
+
+use crate::accounts::social::{self, ProviderProfile};
+use crate::api::fields::{char_field, CharSpec};
+use crate::api::http::Request;
+use crate::api::input::read_body;
+use crate::api::social_flow::Provider;
+use crate::api::{ApiError, FieldErrors};
+use crate::social::google;
+use crate::social::http::ProviderError;
+use crate::social::id_token::{self, IdTokenError, LEEWAY};
+use crate::App;
+
+/// Google's endpoints.
+pub struct Google;
+
+/// What Google says about the person.
+pub struct Answer {
+    uid: String,
+    email: Option<String>,
+    email_verified: bool,
+    given_name: String,
+    family_name: String,
+    raw: Value,
+}
+
+impl Answer {
+    /// From ID-token claims or a userinfo answer (the same OpenID names).
+    fn from_profile(raw: Value) -> Answer {
+        let text = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        Answer {
+            uid: text("sub"),
+            email: Some(text("email")).filter(|e| !e.is_empty()),
+            email_verified: id_token::email_verified(&raw),
+            given_name: text("given_name"),
+            family_name: text("family_name"),
+            raw,
+        }
+    }
+}
+
+fn incorrect_value() -> ApiError {
+    ApiError::non_field("Incorrect value")
+}
+
+fn unreachable(e: &ProviderError) -> ApiError {
+    crate::log!("restauth: google unreachable: {e:?}");
+    ApiError::ProviderUnreachable("Google")
+}
+
+/// Verifies `token`, then spends it: a second use is a replay.
+fn from_id_token(app: &App, token: &str, nonce: Option<&str>) -> Result<Answer, ApiError> {
+    let cfg = &app.config.social.google;
+    let now = app.clock.unix();
+    let expected = google::expected(cfg, nonce);
+    let claims = id_token::verify(token, &app.provider_keys.google, &expected, now).map_err(
+        |e| match e {
+            IdTokenError::Invalid(why) => {
+                crate::log!("restauth: google ID token refused: {why}");
+                incorrect_value()
+            }
+            IdTokenError::Unreachable(e) => unreachable(&e),
+        },
+    )?;
+    let until = claims.exp.saturating_add(LEEWAY);
+    if !app.write(|tx| social::spend_id_token(tx, "google", token, now, until))? {
+        crate::log!("restauth: google ID token refused: used before");
+        return Err(incorrect_value());
+    }
+    Ok(Answer::from_profile(claims.raw))
+}
+
+/// The profile behind an access token issued to us.
+fn from_access_token(app: &App, access_token: &str) -> Result<Answer, ApiError> {
+    let cfg = &app.config.social.google;
+    let refused = |e: ProviderError| match e {
+        ProviderError::Unreachable(_) => unreachable(&e),
+        _ => incorrect_value(),
+    };
+    if !google::access_token_is_ours(cfg, access_token).map_err(refused)? {
+        crate::log!("restauth: google access token refused: issued to another client");
+        return Err(incorrect_value());
+    }
+    let profile = google::userinfo(cfg, access_token).map_err(refused)?;
+    Ok(Answer::from_profile(profile))
+}
+
+impl Provider for Google {
+    type Answer = Answer;
+
+    fn enabled(app: &App) -> bool {
+        !app.config.social.google.client_ids.is_empty()
+    }
+
+    fn verify(app: &App, req: &Request) -> Result<Answer, ApiError> {
+        let body = read_body(req, app.config.server.max_body_bytes)?;
+        let mut errors = FieldErrors::new();
+        let mut field = |name: &str, max: usize| {
+            char_field(&body, &mut errors, name, CharSpec::optional(max)).filter(|v| !v.is_empty())
+        };
+        let access_token = field("access_token", 4096);
+        let code = field("code", 4096);
+        let id_token = field("id_token", 8192);
+        let nonce = field("nonce", 512);
+        let code_verifier = field("code_verifier", 256);
+        errors.into_result()?;
+        let cfg = &app.config.social.google;
+        let nonce = nonce.as_deref();
+        match (code, access_token, id_token) {
+            (Some(code), _, _) => {
+                let failed = || ApiError::non_field("Failed to exchange code for access token");
+                if cfg.client_secret.is_empty() {
+                    crate::log!("restauth: google code flow needs social.google.client_secret");
+                    return Err(failed());
+                }
+                let exchanged = google::exchange_code(cfg, &code, code_verifier.as_deref())
+                    .map_err(|e| match e {
+                        ProviderError::Unreachable(_) => unreachable(&e),
+                        _ => failed(),
+                    })?;
+                match exchanged.id_token {
+                    Some(token) => from_id_token(app, &token, nonce),
+                    None => from_access_token(app, &exchanged.access_token),
+                }
+            }
+            (None, _, Some(token)) => from_id_token(app, &token, nonce),
+            (None, Some(access_token), None) => from_access_token(app, &access_token),
+            (None, None, None) => Err(ApiError::non_field(
+                "Incorrect input. access_token or code is required.",
+            )),
+        }
+    }
+
+    fn profile(a: &Answer) -> ProviderProfile<'_> {
+        ProviderProfile {
+            provider: "google",
+            uid: &a.uid,
+            username_hints: vec![
+                &a.given_name,
+                &a.family_name,
+                a.email.as_deref().unwrap_or(""),
+            ],
+            first_name: &a.given_name,
+            last_name: &a.family_name,
+            email: a.email.as_deref(),
+            email_verified: a.email_verified,
+            raw: &a.raw,
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Calls to OpenID Connect style providers (Google; Apple, GitHub and
+//! discovered providers to come): one blocking request with a global
+//! timeout, no redirects, a bounded body, and errors sorted into "the
+//! provider said no", "could not reach it" and "it answered nonsense".
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Largest answer read from a provider.
+const MAX_BODY: u64 = 1024 * 1024;
+
+/// Why a call to a provider failed.
+#[derive(Debug)]
+pub enum ProviderError {
+    /// The provider refused (a non-2xx status, or an answer without what was asked for).
+    Refused(String),
+    /// The provider could not be reached in time.
+    Unreachable(String),
+    /// The answer was not what the provider sends.
+    BadResponse(String),
+}
+
+/// A provider's answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// `Cache-Control`, if any.
+    pub cache_control: Option<String>,
+    /// The body, at most 1 MiB.
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as JSON when the status is 2xx; else [`ProviderError::Refused`].
+    pub fn json(&self, what: &str) -> Result<Value, ProviderError> {
+        if !(200..300).contains(&self.status) {
+            return Err(ProviderError::Refused(format!(
+                "{what}: status {}",
+                self.status
+            )));
+        }
+        serde_json::from_str(&self.body)
+            .map_err(|e| ProviderError::BadResponse(format!("{what}: not JSON: {e}")))
+    }
+}
+
+/// A request to send.
+pub enum Call<'a> {
+    /// `GET url`, with an optional bearer token.
+    Get {
+        /// The URL, query included.
+        url: &'a str,
+        /// `Authorization: Bearer …`.
+        bearer: Option<&'a str>,
+    },
+    /// `POST url` with a form body.
+    PostForm {
+        /// The URL.
+        url: &'a str,
+        /// The form's fields.
+        form: &'a [(&'a str, &'a str)],
+    },
+}
+
+/// Sends `call`, whatever its status comes back as.
+pub fn send(call: Call<'_>, timeout: Duration) -> Result<Answer, ProviderError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let result = match call {
+        Call::Get { url, bearer } => {
+            let mut request = agent.get(url).header("Accept", "application/json");
+            if let Some(token) = bearer {
+                request = request.header("Authorization", &format!("Bearer {token}"));
+            }
+            request.call()
+        }
+        Call::PostForm { url, form } => agent
+            .post(url)
+            .header("Accept", "application/json")
+            .send_form(form.iter().copied()),
+    };
+    let mut response = result.map_err(transport_error)?;
+    let status = response.status().as_u16();
+    let cache_control = response
+        .headers()
+        .get("Cache-Control")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_string()
+        .map_err(transport_error)?;
+    Ok(Answer {
+        status,
+        cache_control,
+        body,
+    })
+}
+
+/// A ureq error as ours: a malformed or oversized answer is a bad response,
+/// anything else (DNS, connect, TLS, I/O, timeout) means unreachable.
+fn transport_error(e: ureq::Error) -> ProviderError {
+    match e {
+        ureq::Error::BodyExceedsLimit(_)
+        | ureq::Error::Protocol(_)
+        | ureq::Error::LargeResponseHeader(..) => ProviderError::BadResponse(e.to_string()),
+        other => ProviderError::Unreachable(other.to_string()),
+    }
+}
+
+/// `max-age` of a `Cache-Control` value, in seconds.
+pub fn max_age(cache_control: &str) -> Option<u64> {
+    cache_control.split(',').find_map(|d| {
+        let (name, value) = d.trim().split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| value.trim().trim_matches('"').parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_age;
+
+    #[test]
+    fn max_age_is_read_from_any_position() {
+        assert_eq!(
+            max_age("public, max-age=19790, must-revalidate, no-transform"),
+            Some(19790)
+        );
+        assert_eq!(max_age("Max-Age=\"60\""), Some(60));
+        assert_eq!(max_age("no-store"), None);
+        assert_eq!(max_age("max-age=soon"), None);
+    }
+}

@@ -1,0 +1,225 @@
+//! A provider's signing keys (its JWKS: Google's certs, Apple's keys, a
+//! discovered `jwks_uri`), fetched from the configured URL and cached for
+//! the `Cache-Control: max-age` the provider sends. A token naming a key the
+//! cache lacks (the provider rotated) triggers one refetch, at most once a
+//! minute, so a flood of made-up `kid`s cannot hammer the provider.
+//!
+//! Only RSA keys (for RS256) and P-256 keys (for ES256) that are for
+//! signatures are kept: an `oct` key in a key set never becomes an HMAC key.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
+
+use super::http::{self, Call, ProviderError};
+
+/// Shortest time between two fetches forced by an unknown `kid`.
+const MIN_REFETCH: Duration = Duration::from_secs(60);
+/// How long a key set is kept when the provider sends no `max-age`.
+const DEFAULT_MAX_AGE: u64 = 300;
+/// Bounds on the provider's `max-age`.
+const MAX_AGE_BOUNDS: (u64, u64) = (60, 86_400);
+
+/// Why no key could be had.
+#[derive(Debug)]
+pub enum KeyError {
+    /// No key of the set has this `kid` and algorithm.
+    Unknown,
+    /// The set could not be fetched (and none was cached).
+    Fetch(ProviderError),
+}
+
+struct Key {
+    kid: Option<String>,
+    alg: Algorithm,
+    key: DecodingKey,
+}
+
+#[derive(Default)]
+struct Cached {
+    keys: Vec<Key>,
+    fresh_until: Option<Instant>,
+    /// The last fetch an unknown `kid` caused.
+    forced_at: Option<Instant>,
+}
+
+/// One provider's key set.
+pub struct KeySet {
+    url: String,
+    timeout: Duration,
+    cached: Mutex<Cached>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet").field("url", &self.url).finish()
+    }
+}
+
+impl KeySet {
+    /// The key set at `url`, fetched when first needed.
+    pub fn new(url: &str, timeout: Duration) -> KeySet {
+        KeySet {
+            url: url.to_string(),
+            timeout,
+            cached: Mutex::new(Cached::default()),
+        }
+    }
+
+    /// The key named `kid` (any key of the right type when the token names
+    /// none and the set has one only) for verifying `alg`.
+    pub fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, KeyError> {
+        // One fetch at a time: requests arriving meanwhile wait for its keys.
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if cached.fresh_until.is_none_or(|t| now >= t) {
+            self.refresh(&mut cached, now)?;
+        }
+        if let Some(key) = find(&cached.keys, kid, alg) {
+            return Ok(key);
+        }
+        if cached
+            .forced_at
+            .is_none_or(|t| now.duration_since(t) >= MIN_REFETCH)
+        {
+            cached.forced_at = Some(now);
+            self.refresh(&mut cached, now)?;
+            if let Some(key) = find(&cached.keys, kid, alg) {
+                return Ok(key);
+            }
+        }
+        Err(KeyError::Unknown)
+    }
+
+    /// Fetches the set. On failure the keys held stay in use for a minute
+    /// (a provider's hiccup must not stop logins); without any, the error.
+    fn refresh(&self, cached: &mut Cached, now: Instant) -> Result<(), KeyError> {
+        let fetched = http::send(
+            Call::Get {
+                url: &self.url,
+                bearer: None,
+            },
+            self.timeout,
+        )
+        .and_then(|answer| {
+            let keys = parse(&answer.json("key set")?);
+            let max_age = answer
+                .cache_control
+                .as_deref()
+                .and_then(http::max_age)
+                .unwrap_or(DEFAULT_MAX_AGE)
+                .clamp(MAX_AGE_BOUNDS.0, MAX_AGE_BOUNDS.1);
+            Ok((keys, max_age))
+        });
+        match fetched {
+            Ok((keys, max_age)) => {
+                cached.keys = keys;
+                cached.fresh_until = Some(now + Duration::from_secs(max_age));
+                Ok(())
+            }
+            Err(e) if !cached.keys.is_empty() => {
+                crate::log!(
+                    "restauth: could not refresh the keys at {}: {e:?}; keeping the cached ones",
+                    self.url
+                );
+                cached.fresh_until = Some(now + MIN_REFETCH);
+                Ok(())
+            }
+            Err(e) => Err(KeyError::Fetch(e)),
+        }
+    }
+}
+
+fn find(keys: &[Key], kid: Option<&str>, alg: Algorithm) -> Option<DecodingKey> {
+    let mut usable = keys.iter().filter(|k| k.alg == alg);
+    match kid {
+        Some(kid) => usable
+            .find(|k| k.kid.as_deref() == Some(kid))
+            .map(|k| k.key.clone()),
+        None => {
+            let only = usable.next()?;
+            usable.next().is_none().then(|| only.key.clone())
+        }
+    }
+}
+
+/// The signing keys of a JWKS document; keys of other types, uses or
+/// algorithms are skipped (one odd key does not spoil the set).
+fn parse(set: &Value) -> Vec<Key> {
+    let Some(items) = set.get("keys").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| serde_json::from_value::<Jwk>(item.clone()).ok())
+        .filter_map(|jwk| {
+            if jwk
+                .common
+                .public_key_use
+                .as_ref()
+                .is_some_and(|u| *u != PublicKeyUse::Signature)
+            {
+                return None;
+            }
+            let alg = match &jwk.algorithm {
+                AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
+                    Algorithm::ES256
+                }
+                _ => return None,
+            };
+            let declared = jwk.common.key_algorithm;
+            let expected = match alg {
+                Algorithm::RS256 => KeyAlgorithm::RS256,
+                _ => KeyAlgorithm::ES256,
+            };
+            if declared.is_some_and(|d| d != expected) {
+                return None;
+            }
+            let key = DecodingKey::from_jwk(&jwk).ok()?;
+            Some(Key {
+                kid: jwk.common.key_id.clone(),
+                alg,
+                key,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_signing_rsa_and_p256_keys_are_kept() {
+        let rsa = json!({"kty": "RSA", "kid": "r", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB", "alg": "RS256", "use": "sig"});
+        let ec = json!({"kty": "EC", "kid": "e", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+        let set = json!({"keys": [
+            rsa.clone(),
+            ec,
+            {"kty": "oct", "kid": "h", "k": "c2VjcmV0"},
+            {"kty": "EC", "kid": "p384", "crv": "P-384", "x": "AA", "y": "AA"},
+            {"kty": "RSA", "kid": "enc", "n": rsa["n"], "e": "AQAB", "use": "enc"},
+            {"kty": "RSA", "kid": "ps", "n": rsa["n"], "e": "AQAB", "alg": "PS256"},
+            {"garbage": true},
+        ]});
+        let keys = parse(&set);
+        let kept: Vec<(Option<&str>, Algorithm)> =
+            keys.iter().map(|k| (k.kid.as_deref(), k.alg)).collect();
+        assert_eq!(
+            kept,
+            vec![(Some("r"), Algorithm::RS256), (Some("e"), Algorithm::ES256)]
+        );
+        assert!(find(&keys, Some("r"), Algorithm::RS256).is_some());
+        assert!(find(&keys, Some("r"), Algorithm::ES256).is_none());
+        assert!(
+            find(&keys, None, Algorithm::ES256).is_some(),
+            "the only one"
+        );
+        assert!(find(&keys, Some("h"), Algorithm::HS256).is_none());
+    }
+}
