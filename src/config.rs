@@ -158,6 +158,20 @@ sections! {
         facebook: FacebookProviderConfig = Default::default(),
         twitter: TwitterProviderConfig = Default::default(),
         google: GoogleProviderConfig = Default::default(),
+        github: GithubProviderConfig = Default::default(),
+    }
+
+    /// GitHub (an OAuth app); enabled when `client_id` and `client_secret` are set.
+    pub struct GithubProviderConfig {
+        #[serde(deserialize_with = "trimmed")] client_id: String = String::new(),
+        client_secret: Secret = Secret::default(),
+        /// `redirect_uri` of the code flow (optional at GitHub: the app's default).
+        #[serde(deserialize_with = "trimmed")] callback_url: String = String::new(),
+        /// Where codes are exchanged (`/login/oauth/access_token`).
+        #[serde(deserialize_with = "base_url")] oauth_url: String = "https://github.com".into(),
+        /// The REST API (`/user`, `/user/emails`, `/applications/{client_id}/token`).
+        #[serde(deserialize_with = "base_url")] api_url: String = "https://api.github.com".into(),
+        #[serde(with = "max_5m")] timeout: Duration = Duration::from_secs(10),
     }
 
     /// Google Sign-In: ID tokens checked against Google's keys; enabled by `client_ids`.
@@ -1243,7 +1257,7 @@ mod tests {
     #[test]
     fn reference_file_documents_every_key_and_env_var() {
         let keys = schema_entries(false);
-        assert_eq!(keys.len(), 101, "{keys:?}");
+        assert_eq!(keys.len(), 107, "{keys:?}");
         for key in &keys {
             let (section, name) = key.rsplit_once('.').unwrap();
             let var = env_var_name(key);
@@ -1725,7 +1739,7 @@ mod tests {
         let sections = schema_entries(true);
         assert_eq!(
             sections.join(", "),
-            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, social.google, throttle, auth, jwt, mfa"
+            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, social.google, social.github, throttle, auth, jwt, mfa"
         );
         for section in sections {
             let msg = file_err(&format!("[{section}]\nbogus_key = 1\n"));

@@ -12,6 +12,7 @@ use super::second_factor;
 use super::ApiError;
 use crate::accounts::social::{self, ProviderProfile};
 use crate::config::AuthMode;
+use crate::social::http::ProviderError;
 use crate::App;
 
 /// A provider's endpoints: whether it is configured, how to verify a request
@@ -68,3 +69,25 @@ pub fn connect<P: Provider>(
     let key = presented_key(req.header("Authorization"));
     Ok(ok(json!({ "key": key })))
 }
+
+/// A call to `provider` that failed, as the answer: 502 naming the provider
+/// when it could not be reached, else 400 `refused` (the reason, which may
+/// come from the provider, goes to the log only).
+pub fn provider_failure(
+    provider: &'static str,
+    e: &ProviderError,
+    refused: &'static str,
+) -> ApiError {
+    crate::log!("restauth: {provider}: {e:?}");
+    match e {
+        ProviderError::Unreachable(_) => ApiError::ProviderUnreachable(provider),
+        _ => ApiError::non_field(refused),
+    }
+}
+
+/// dj-rest-auth's answer to a token the provider refused or that fails verification.
+pub const INCORRECT_VALUE: &str = "Incorrect value";
+/// dj-rest-auth's answer to a code the provider would not exchange.
+pub const EXCHANGE_FAILED: &str = "Failed to exchange code for access token";
+/// dj-rest-auth's answer to a body with neither token nor code.
+pub const NO_INPUT: &str = "Incorrect input. access_token or code is required.";

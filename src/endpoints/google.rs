@@ -14,7 +14,9 @@ use crate::accounts::social::{self, ProviderProfile};
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::http::Request;
 use crate::api::input::read_body;
-use crate::api::social_flow::Provider;
+use crate::api::social_flow::{
+    provider_failure, Provider, EXCHANGE_FAILED, INCORRECT_VALUE, NO_INPUT,
+};
 use crate::api::{ApiError, FieldErrors};
 use crate::social::google;
 use crate::social::http::ProviderError;
@@ -50,12 +52,11 @@ impl Answer {
 }
 
 fn incorrect_value() -> ApiError {
-    ApiError::non_field("Incorrect value")
+    ApiError::non_field(INCORRECT_VALUE)
 }
 
-fn unreachable(e: &ProviderError) -> ApiError {
-    crate::log!("restauth: google unreachable: {e:?}");
-    ApiError::ProviderUnreachable("Google")
+fn failure(e: &ProviderError, refused: &'static str) -> ApiError {
+    provider_failure("Google", e, refused)
 }
 
 /// Verifies `token`, then spends it: a second use is a replay.
@@ -69,7 +70,7 @@ fn from_id_token(app: &App, token: &str, nonce: Option<&str>) -> Result<Answer, 
                 crate::log!("restauth: google ID token refused: {why}");
                 incorrect_value()
             }
-            IdTokenError::Unreachable(e) => unreachable(&e),
+            IdTokenError::Unreachable(e) => failure(&e, INCORRECT_VALUE),
         },
     )?;
     let until = claims.exp.saturating_add(LEEWAY);
@@ -83,10 +84,7 @@ fn from_id_token(app: &App, token: &str, nonce: Option<&str>) -> Result<Answer, 
 /// The profile behind an access token issued to us.
 fn from_access_token(app: &App, access_token: &str) -> Result<Answer, ApiError> {
     let cfg = &app.config.social.google;
-    let refused = |e: ProviderError| match e {
-        ProviderError::Unreachable(_) => unreachable(&e),
-        _ => incorrect_value(),
-    };
+    let refused = |e: ProviderError| failure(&e, INCORRECT_VALUE);
     if !google::access_token_is_ours(cfg, access_token).map_err(refused)? {
         crate::log!("restauth: google access token refused: issued to another client");
         return Err(incorrect_value());
@@ -118,16 +116,12 @@ impl Provider for Google {
         let nonce = nonce.as_deref();
         match (code, access_token, id_token) {
             (Some(code), _, _) => {
-                let failed = || ApiError::non_field("Failed to exchange code for access token");
                 if cfg.client_secret.is_empty() {
                     crate::log!("restauth: google code flow needs social.google.client_secret");
-                    return Err(failed());
+                    return Err(ApiError::non_field(EXCHANGE_FAILED));
                 }
                 let exchanged = google::exchange_code(cfg, &code, code_verifier.as_deref())
-                    .map_err(|e| match e {
-                        ProviderError::Unreachable(_) => unreachable(&e),
-                        _ => failed(),
-                    })?;
+                    .map_err(|e| failure(&e, EXCHANGE_FAILED))?;
                 match exchanged.id_token {
                     Some(token) => from_id_token(app, &token, nonce),
                     None => from_access_token(app, &exchanged.access_token),
@@ -135,9 +129,7 @@ impl Provider for Google {
             }
             (None, _, Some(token)) => from_id_token(app, &token, nonce),
             (None, Some(access_token), None) => from_access_token(app, &access_token),
-            (None, None, None) => Err(ApiError::non_field(
-                "Incorrect input. access_token or code is required.",
-            )),
+            (None, None, None) => Err(ApiError::non_field(NO_INPUT)),
         }
     }
 

@@ -1,6 +1,7 @@
 //! One module per endpoint: parse the input, call the domain, shape the response. No SQL here.
 
 pub mod facebook;
+pub mod github;
 pub mod google;
 pub mod health;
 pub mod login;

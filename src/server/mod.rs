@@ -20,6 +20,7 @@ use crate::api::ApiError;
 use crate::config::AuthMode;
 use crate::endpoints;
 use crate::endpoints::facebook::Facebook;
+use crate::endpoints::github::Github;
 use crate::endpoints::google::Google;
 use crate::endpoints::twitter::Twitter;
 use crate::App;
@@ -189,6 +190,8 @@ pub const ROUTES: &[Route] = &[
         connect::<Facebook>,
     )
     .when(Facebook::enabled),
+    Route::post("github", "GitHub Login", Anyone, login::<Github>).when(Github::enabled),
+    Route::post("github/connect", "GitHub Connect", User, connect::<Github>).when(Github::enabled),
     Route::post("google", "Google Login", Anyone, login::<Google>).when(Google::enabled),
     Route::post("google/connect", "Google Connect", User, connect::<Google>).when(Google::enabled),
     Route::post("twitter", "Twitter Login", Anyone, login::<Twitter>).when(Twitter::enabled),

@@ -1,4 +1,4 @@
-//! Calls to OpenID Connect style providers (Google; Apple, GitHub and
+//! Calls to OAuth 2 and OpenID Connect providers (Google, GitHub; Apple and
 //! discovered providers to come): one blocking request with a global
 //! timeout, no redirects, a bounded body, and errors sorted into "the
 //! provider said no", "could not reach it" and "it answered nonsense".
@@ -62,6 +62,15 @@ pub enum Call<'a> {
         /// The form's fields.
         form: &'a [(&'a str, &'a str)],
     },
+    /// `POST url` with a JSON body and HTTP Basic credentials.
+    PostJson {
+        /// The URL.
+        url: &'a str,
+        /// User and password of `Authorization: Basic`.
+        basic: (&'a str, &'a str),
+        /// The body.
+        body: &'a Value,
+    },
 }
 
 /// Sends `call`, whatever its status comes back as.
@@ -84,6 +93,17 @@ pub fn send(call: Call<'_>, timeout: Duration) -> Result<Answer, ProviderError> 
             .post(url)
             .header("Accept", "application/json")
             .send_form(form.iter().copied()),
+        Call::PostJson { url, basic, body } => {
+            use base64::Engine as _;
+            let credentials = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", basic.0, basic.1));
+            agent
+                .post(url)
+                .header("Accept", "application/json")
+                .header("Authorization", &format!("Basic {credentials}"))
+                .content_type("application/json")
+                .send(body.to_string())
+        }
     };
     let mut response = result.map_err(transport_error)?;
     let status = response.status().as_u16();

@@ -5,6 +5,7 @@
 //! them at loopback mocks).
 
 pub mod facebook;
+pub mod github;
 pub mod google;
 pub mod http;
 pub mod id_token;
