@@ -159,6 +159,26 @@ sections! {
         twitter: TwitterProviderConfig = Default::default(),
         google: GoogleProviderConfig = Default::default(),
         github: GithubProviderConfig = Default::default(),
+        apple: AppleProviderConfig = Default::default(),
+    }
+
+    /// Sign in with Apple: ID tokens checked against Apple's keys; enabled by `client_ids`.
+    pub struct AppleProviderConfig {
+        /// The Services ID (web) and bundle ids (iOS apps) whose ID tokens are accepted;
+        /// the first one exchanges codes.
+        #[serde(deserialize_with = "client_ids")] client_ids: Vec<String> = Vec::new(),
+        /// The developer team, the key's id and the key (PEM), which sign the client
+        /// secret of the code flow; not needed for ID tokens alone.
+        #[serde(deserialize_with = "trimmed")] team_id: String = String::new(),
+        #[serde(deserialize_with = "trimmed")] key_id: String = String::new(),
+        #[serde(deserialize_with = "ec_private_key")] private_key: Secret = Secret::default(),
+        /// `redirect_uri` of the code flow.
+        #[serde(deserialize_with = "trimmed")] callback_url: String = String::new(),
+        #[serde(deserialize_with = "url")]
+        keys_url: String = "https://appleid.apple.com/auth/keys".into(),
+        #[serde(deserialize_with = "url")]
+        token_url: String = "https://appleid.apple.com/auth/token".into(),
+        #[serde(with = "max_5m")] timeout: Duration = Duration::from_secs(10),
     }
 
     /// GitHub (an OAuth app); enabled when `client_id` and `client_secret` are set.
@@ -845,6 +865,15 @@ parsers! {
         let rest = rest.ok_or_else(|| format!("expected an http:// or https:// URL, found {s:?}"))?;
         require(!rest.is_empty() && plain(s) && !s.contains('#'), "a URL without spaces or fragment", s.to_string())
     }
+    /// A P-256 private key in PEM (Apple's `.p8` file), or `""`. The message
+    /// never repeats the value.
+    fn ec_private_key(v) -> Secret {
+        let s = string(v)?.trim();
+        if !s.is_empty() && jsonwebtoken::EncodingKey::from_ec_pem(s.as_bytes()).is_err() {
+            return Err("expected a PEM private key (-----BEGIN PRIVATE KEY----- …, the .p8 file Apple hands out)".into());
+        }
+        Ok(Secret::from(s))
+    }
     /// OAuth client ids: no spaces, each once.
     fn client_ids(v) -> Vec<String> {
         let mut ids: Vec<String> = Vec::new();
@@ -1257,7 +1286,7 @@ mod tests {
     #[test]
     fn reference_file_documents_every_key_and_env_var() {
         let keys = schema_entries(false);
-        assert_eq!(keys.len(), 107, "{keys:?}");
+        assert_eq!(keys.len(), 115, "{keys:?}");
         for key in &keys {
             let (section, name) = key.rsplit_once('.').unwrap();
             let var = env_var_name(key);
@@ -1739,7 +1768,7 @@ mod tests {
         let sections = schema_entries(true);
         assert_eq!(
             sections.join(", "),
-            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, social.google, social.github, throttle, auth, jwt, mfa"
+            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, social.google, social.github, social.apple, throttle, auth, jwt, mfa"
         );
         for section in sections {
             let msg = file_err(&format!("[{section}]\nbogus_key = 1\n"));
@@ -2268,5 +2297,15 @@ mod tests {
             let msg = file_err(&format!("[mfa]\n{bad}"));
             assert!(msg.contains("expected"), "{bad}: {msg}");
         }
+    }
+
+    #[test]
+    fn a_bad_apple_key_is_refused_without_being_shown() {
+        let msg = file_err("[social.apple]\nprivate_key = \"not a key: s3cr3t\"");
+        assert!(
+            msg.contains("social.apple.private_key") && msg.contains(".p8"),
+            "{msg}"
+        );
+        assert!(!msg.contains("s3cr3t"), "{msg}");
     }
 }

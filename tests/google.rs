@@ -4,18 +4,18 @@
 //! what restauth sent it.
 
 mod common;
+#[path = "common/idp.rs"]
+mod idp;
 #[path = "common/provider_mock.rs"]
 mod provider_mock;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use common::*;
-use jsonwebtoken::jwk::Jwk;
+use idp::{b64, key, now, rand_u64, signed};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use provider_mock::Mock;
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::Generate;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -23,47 +23,6 @@ const WEB: &str = "web-client.apps.googleusercontent.com";
 const IOS: &str = "ios-client.apps.googleusercontent.com";
 const SECRET: &str = "google-client-secret";
 const CALLBACK: &str = "http://localhost:3000/google-callback";
-
-/// An RSA key pair: the private half signs, the public half is served.
-struct Key {
-    kid: &'static str,
-    signing: EncodingKey,
-    der: Vec<u8>,
-    public: Value,
-}
-
-/// Two keys per test binary (making RSA keys is the slow part).
-fn keys() -> &'static [Key; 3] {
-    static KEYS: OnceLock<[Key; 3]> = OnceLock::new();
-    KEYS.get_or_init(|| ["a", "b", "rogue"].map(make_key))
-}
-
-fn make_key(kid: &'static str) -> Key {
-    let private = rsa::PrivateKey::generate();
-    let der = private.to_pkcs1_der().unwrap().as_bytes().to_vec();
-    let signing = EncodingKey::from_rsa_der(&der);
-    let mut public =
-        serde_json::to_value(Jwk::from_encoding_key(&signing, Algorithm::RS256).unwrap()).unwrap();
-    public["kid"] = json!(kid);
-    public["use"] = json!("sig");
-    Key {
-        kid,
-        signing,
-        der,
-        public,
-    }
-}
-
-fn key(kid: &str) -> &'static Key {
-    keys().iter().find(|k| k.kid == kid).unwrap()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// Gina's claims, as Google writes them, with `extra` replacing or adding some.
 fn claims(extra: Value) -> Value {
@@ -79,24 +38,6 @@ fn claims(extra: Value) -> Value {
         c[k] = v.clone();
     }
     c
-}
-
-fn rand_u64() -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    u64::from_le_bytes(b)
-}
-
-/// An RS256 token signed by key `kid`.
-fn signed(kid: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(kid.to_string());
-    jsonwebtoken::encode(&header, claims, &key(kid).signing).unwrap()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The stand-in for Google.

@@ -13,6 +13,8 @@ use super::ApiError;
 use crate::accounts::social::{self, ProviderProfile};
 use crate::config::AuthMode;
 use crate::social::http::ProviderError;
+use crate::social::id_token::{self, Expected, IdClaims, IdTokenError};
+use crate::social::jwks::KeySet;
 use crate::App;
 
 /// A provider's endpoints: whether it is configured, how to verify a request
@@ -91,3 +93,29 @@ pub const INCORRECT_VALUE: &str = "Incorrect value";
 pub const EXCHANGE_FAILED: &str = "Failed to exchange code for access token";
 /// dj-rest-auth's answer to a body with neither token nor code.
 pub const NO_INPUT: &str = "Incorrect input. access_token or code is required.";
+
+/// Verifies the ID token `token` of `provider` (`slug` in `used_id_tokens`)
+/// against `keys` and `expected`, then spends it: a second use is a replay.
+/// Every refusal is dj-rest-auth's 400 `Incorrect value`, its reason logged.
+pub fn verified_id_token(
+    app: &App,
+    (provider, slug): (&'static str, &str),
+    token: &str,
+    keys: &KeySet,
+    expected: &Expected<'_>,
+) -> Result<IdClaims, ApiError> {
+    let now = app.clock.unix();
+    let claims = id_token::verify(token, keys, expected, now).map_err(|e| match e {
+        IdTokenError::Invalid(why) => {
+            crate::log!("restauth: {provider} ID token refused: {why}");
+            ApiError::non_field(INCORRECT_VALUE)
+        }
+        IdTokenError::Unreachable(e) => provider_failure(provider, &e, INCORRECT_VALUE),
+    })?;
+    let until = claims.exp.saturating_add(id_token::LEEWAY);
+    if !app.write(|tx| social::spend_id_token(tx, slug, token, now, until))? {
+        crate::log!("restauth: {provider} ID token refused: used before");
+        return Err(ApiError::non_field(INCORRECT_VALUE));
+    }
+    Ok(claims)
+}

@@ -10,17 +10,17 @@
 
 use serde_json::Value;
 
-use crate::accounts::social::{self, ProviderProfile};
+use crate::accounts::social::ProviderProfile;
 use crate::api::fields::{char_field, CharSpec};
 use crate::api::http::Request;
 use crate::api::input::read_body;
 use crate::api::social_flow::{
-    provider_failure, Provider, EXCHANGE_FAILED, INCORRECT_VALUE, NO_INPUT,
+    provider_failure, verified_id_token, Provider, EXCHANGE_FAILED, INCORRECT_VALUE, NO_INPUT,
 };
 use crate::api::{ApiError, FieldErrors};
 use crate::social::google;
 use crate::social::http::ProviderError;
-use crate::social::id_token::{self, IdTokenError, LEEWAY};
+use crate::social::id_token;
 use crate::App;
 
 /// Google's endpoints.
@@ -59,25 +59,10 @@ fn failure(e: &ProviderError, refused: &'static str) -> ApiError {
     provider_failure("Google", e, refused)
 }
 
-/// Verifies `token`, then spends it: a second use is a replay.
 fn from_id_token(app: &App, token: &str, nonce: Option<&str>) -> Result<Answer, ApiError> {
-    let cfg = &app.config.social.google;
-    let now = app.clock.unix();
-    let expected = google::expected(cfg, nonce);
-    let claims = id_token::verify(token, &app.provider_keys.google, &expected, now).map_err(
-        |e| match e {
-            IdTokenError::Invalid(why) => {
-                crate::log!("restauth: google ID token refused: {why}");
-                incorrect_value()
-            }
-            IdTokenError::Unreachable(e) => failure(&e, INCORRECT_VALUE),
-        },
-    )?;
-    let until = claims.exp.saturating_add(LEEWAY);
-    if !app.write(|tx| social::spend_id_token(tx, "google", token, now, until))? {
-        crate::log!("restauth: google ID token refused: used before");
-        return Err(incorrect_value());
-    }
+    let expected = google::expected(&app.config.social.google, nonce);
+    let keys = &app.provider_keys.google;
+    let claims = verified_id_token(app, ("Google", "google"), token, keys, &expected)?;
     Ok(Answer::from_profile(claims.raw))
 }
 

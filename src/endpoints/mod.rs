@@ -1,5 +1,6 @@
 //! One module per endpoint: parse the input, call the domain, shape the response. No SQL here.
 
+pub mod apple;
 pub mod facebook;
 pub mod github;
 pub mod google;

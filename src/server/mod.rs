@@ -19,6 +19,7 @@ use crate::api::social_flow::{connect, login, Provider};
 use crate::api::ApiError;
 use crate::config::AuthMode;
 use crate::endpoints;
+use crate::endpoints::apple::Apple;
 use crate::endpoints::facebook::Facebook;
 use crate::endpoints::github::Github;
 use crate::endpoints::google::Google;
@@ -190,6 +191,8 @@ pub const ROUTES: &[Route] = &[
         connect::<Facebook>,
     )
     .when(Facebook::enabled),
+    Route::post("apple", "Apple Login", Anyone, login::<Apple>).when(Apple::enabled),
+    Route::post("apple/connect", "Apple Connect", User, connect::<Apple>).when(Apple::enabled),
     Route::post("github", "GitHub Login", Anyone, login::<Github>).when(Github::enabled),
     Route::post("github/connect", "GitHub Connect", User, connect::<Github>).when(Github::enabled),
     Route::post("google", "Google Login", Anyone, login::<Google>).when(Google::enabled),

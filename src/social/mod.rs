@@ -4,6 +4,7 @@
 //! timeouts, at base URLs that come from the configuration (so tests point
 //! them at loopback mocks).
 
+pub mod apple;
 pub mod facebook;
 pub mod github;
 pub mod google;
@@ -20,14 +21,17 @@ use crate::config::SocialConfig;
 pub struct ProviderKeys {
     /// Google's certs.
     pub google: jwks::KeySet,
+    /// Apple's keys.
+    pub apple: jwks::KeySet,
 }
 
 impl ProviderKeys {
     /// Key sets at the configured URLs (nothing is fetched yet).
     pub fn new(social: &SocialConfig) -> ProviderKeys {
-        let google = &social.google;
+        let (google, apple) = (&social.google, &social.apple);
         ProviderKeys {
             google: jwks::KeySet::new(&google.certs_url, google.timeout),
+            apple: jwks::KeySet::new(&apple.keys_url, apple.timeout),
         }
     }
 }

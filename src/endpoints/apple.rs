@@ -1,0 +1,74 @@
+//! `POST P/apple/` (login) and `POST P/apple/connect/` (link to the logged-in user).
+//!
+//! `id_token` (from the iOS SDK or Sign in with Apple JS) with an optional
+//! `nonce`; `access_token` is accepted and ignored, as dj-rest-auth's clients
+//! send it. Or `code`, exchanged with a client secret signed here (ES256,
+//! the team's key). Either way the ID token is verified against Apple's keys
+//! and accepted once.
+
+use crate::accounts::social::ProviderProfile;
+use crate::api::fields::{char_field, CharSpec};
+use crate::api::http::Request;
+use crate::api::input::read_body;
+use crate::api::social_flow::{
+    provider_failure, verified_id_token, Provider, EXCHANGE_FAILED, NO_INPUT,
+};
+use crate::api::{ApiError, FieldErrors};
+use crate::social::apple;
+use crate::social::id_token::IdClaims;
+use crate::App;
+
+/// Apple's endpoints.
+pub struct Apple;
+
+impl Provider for Apple {
+    type Answer = IdClaims;
+
+    fn enabled(app: &App) -> bool {
+        !app.config.social.apple.client_ids.is_empty()
+    }
+
+    fn verify(app: &App, req: &Request) -> Result<IdClaims, ApiError> {
+        let body = read_body(req, app.config.server.max_body_bytes)?;
+        let mut errors = FieldErrors::new();
+        let mut field = |name: &str, max: usize| {
+            char_field(&body, &mut errors, name, CharSpec::optional(max)).filter(|v| !v.is_empty())
+        };
+        field("access_token", 4096);
+        let code = field("code", 4096);
+        let id_token = field("id_token", 8192);
+        let nonce = field("nonce", 512);
+        let code_verifier = field("code_verifier", 256);
+        errors.into_result()?;
+        let cfg = &app.config.social.apple;
+        let token = match (code, id_token) {
+            (Some(code), _) => {
+                if !apple::can_exchange(cfg) {
+                    crate::log!("restauth: Apple code flow needs social.apple team_id, key_id and private_key");
+                    return Err(ApiError::non_field(EXCHANGE_FAILED));
+                }
+                apple::exchange_code(cfg, &code, code_verifier.as_deref(), app.clock.unix())
+                    .map_err(|e| provider_failure("Apple", &e, EXCHANGE_FAILED))?
+            }
+            (None, Some(token)) => token,
+            (None, None) => return Err(ApiError::non_field(NO_INPUT)),
+        };
+        let expected = apple::expected(cfg, nonce.as_deref());
+        let keys = &app.provider_keys.apple;
+        verified_id_token(app, ("Apple", "apple"), &token, keys, &expected)
+    }
+
+    fn profile(claims: &IdClaims) -> ProviderProfile<'_> {
+        ProviderProfile {
+            provider: "apple",
+            uid: &claims.sub,
+            // Apple names nobody in its tokens: the address's local part.
+            username_hints: vec![claims.email.as_deref().unwrap_or("")],
+            first_name: "",
+            last_name: "",
+            email: claims.email.as_deref(),
+            email_verified: claims.email_verified,
+            raw: &claims.raw,
+        }
+    }
+}
