@@ -4,6 +4,7 @@
 //! `appsecret_proof = HEX(HMAC-SHA256(app_secret, access_token))`, so a token
 //! stolen from another app cannot be used against ours (when the app requires it).
 
+use super::http::{self, Call, ProviderError};
 use std::time::Duration;
 
 use crate::config::FacebookProviderConfig;
@@ -110,23 +111,13 @@ fn parse_profile(body: &str) -> Result<Profile, FacebookError> {
 
 /// One GET with a global timeout; the status and (bounded) body, whatever the status.
 fn get(url: &str, timeout: Duration) -> Result<(u16, String), FacebookError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = agent
-        .get(url)
-        .call()
-        .map_err(|e| FacebookError::Unreachable(e.to_string()))?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(1024 * 1024)
-        .read_to_string()
-        .map_err(|e| FacebookError::Unreachable(e.to_string()))?;
-    Ok((status, body))
+    let answer = http::send(Call::Get { url, bearer: None }, timeout).map_err(|e| match e {
+        ProviderError::BadResponse(why) => FacebookError::BadResponse(why),
+        ProviderError::Unreachable(why) | ProviderError::Refused(why) => {
+            FacebookError::Unreachable(why)
+        }
+    })?;
+    Ok((answer.status, answer.body))
 }
 
 #[cfg(test)]

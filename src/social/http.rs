@@ -127,7 +127,7 @@ pub fn send(call: Call<'_>, timeout: Duration) -> Result<Answer, ProviderError> 
 
 /// A ureq error as ours: a malformed or oversized answer is a bad response,
 /// anything else (DNS, connect, TLS, I/O, timeout) means unreachable.
-fn transport_error(e: ureq::Error) -> ProviderError {
+pub fn transport_error(e: ureq::Error) -> ProviderError {
     match e {
         ureq::Error::BodyExceedsLimit(_)
         | ureq::Error::Protocol(_)

@@ -10,6 +10,7 @@
 //!
 //! Tokens and secrets never appear in errors or logs: the URL carries none.
 
+use super::http::{self, ProviderError};
 use serde_json::Value;
 
 use super::oauth1;
@@ -111,15 +112,13 @@ fn netloc(url: &str) -> &str {
     authority.rsplit_once('@').map_or(authority, |(_, hp)| hp)
 }
 
-/// A ureq error as ours: a malformed or oversized answer is a bad response,
-/// anything else (DNS, connect, TLS, I/O, timeout) means unreachable. Only
-/// variants that exist whatever ureq's features are named here.
+/// A ureq error as ours (see [`http::transport_error`]).
 fn transport_error(e: ureq::Error) -> TwitterError {
-    match e {
-        ureq::Error::BodyExceedsLimit(_)
-        | ureq::Error::Protocol(_)
-        | ureq::Error::LargeResponseHeader(..) => TwitterError::BadResponse(e.to_string()),
-        other => TwitterError::Unreachable(other.to_string()),
+    match http::transport_error(e) {
+        ProviderError::BadResponse(why) => TwitterError::BadResponse(why),
+        ProviderError::Unreachable(why) | ProviderError::Refused(why) => {
+            TwitterError::Unreachable(why)
+        }
     }
 }
 
