@@ -93,6 +93,7 @@ CREATE TABLE IF NOT EXISTS mfa_used_activations (
     user_id       BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     expires_at    BIGINT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS mfa_used_activations_expiry ON mfa_used_activations(expires_at);
 
 -- Server-wide values restauth keeps for itself. Never a secret. Empty today.
 CREATE TABLE IF NOT EXISTS settings (
@@ -157,6 +158,7 @@ CREATE TABLE IF NOT EXISTS used_id_tokens (
     provider      TEXT   NOT NULL,
     expires_at    BIGINT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS used_id_tokens_expiry ON used_id_tokens(expires_at);
 
 -- Throttle counters every node shares (PostgreSQL only: a single SQLite node
 -- keeps them in memory). One row per throttled key, e.g. the login attempts

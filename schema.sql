@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS mfa_used_activations (
     user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     expires_at    INTEGER NOT NULL               -- the token's own expiry; the row may go from then on
 );
+CREATE INDEX IF NOT EXISTS mfa_used_activations_expiry ON mfa_used_activations(expires_at);
 
 -- Server-wide values restauth keeps for itself. Never a secret: the server
 -- secret lives in security.secret_key_file (restauth.secret beside this file,
@@ -175,3 +176,4 @@ CREATE TABLE IF NOT EXISTS used_id_tokens (
     provider      TEXT    NOT NULL,              -- 'google', …
     expires_at    INTEGER NOT NULL               -- the token's exp plus the verification leeway; the row may go from then on
 );
+CREATE INDEX IF NOT EXISTS used_id_tokens_expiry ON used_id_tokens(expires_at);

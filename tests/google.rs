@@ -72,7 +72,7 @@ impl FakeGoogle {
                 (200, json!({"access_token": "ours-token", "id_token": id_token, "token_type": "Bearer"}).to_string())
             }
             "/token" => (400, json!({"error": "invalid_grant"}).to_string()),
-            "/tokeninfo" => match seen.query("access_token").as_deref() {
+            "/tokeninfo" => match seen.form("access_token").as_deref() {
                 Some("ours-token") => (
                     200,
                     json!({"aud": WEB, "azp": WEB, "sub": "g-userinfo"}).to_string(),
@@ -313,11 +313,20 @@ fn email_clash_connect_and_disconnect() {
 }
 
 #[test]
-fn google_down_is_a_fast_502_and_unconfigured_is_a_404() {
+fn google_down_or_failing_is_a_fast_502_and_unconfigured_is_a_404() {
     let g = FakeGoogle::start();
     let s = server_with(&g, &[("RESTAUTH_SOCIAL_GOOGLE_CERTS_URL", "http://127.0.0.1:1/certs")]);
     google(&s, json!({"id_token": signed("a", &claims(json!({})))}))
         .assert(502, json!({"detail": "Google could not be reached. Try again later."}));
+    // Keys that cannot be had are Google's fault: a 502 too, and while it lasts
+    // requests fail at once instead of each waiting for Google again.
+    let broken = format!("{}/broken-certs", g.mock.url());
+    let s = server_with(&g, &[("RESTAUTH_SOCIAL_GOOGLE_CERTS_URL", &broken)]);
+    for _ in 0..3 {
+        google(&s, json!({"id_token": signed("a", &claims(json!({})))}))
+            .assert(502, json!({"detail": "Google could not be reached. Try again later."}));
+    }
+    assert_eq!(g.mock.seen().iter().filter(|r| r.path() == "/broken-certs").count(), 1);
     let s = Server::start();
     assert_eq!(google(&s, json!({"id_token": "x"})).status, 404);
 }

@@ -167,8 +167,9 @@ pub fn start_challenge(
          VALUES (?1, ?2, ?3, ?4)",
         params![key_hash(token), user_id, now, expires_at],
     )?;
-    // Each challenge has its own failure budget: a password guessed right
-    // must not buy unlimited code guesses through many logins.
+    // A few devices may log in at once; more pending steps are only more
+    // rows. (Each has its own failure budget: what bounds the guesses of
+    // someone who has the password is the user's softlock.)
     tx.execute(
         "DELETE FROM mfa_challenges WHERE user_id = ?1 AND id NOT IN (\
            SELECT id FROM mfa_challenges WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2)",

@@ -228,7 +228,7 @@ fn clean_username(hint: &str) -> String {
     truncate(&words.join("_"), 150)
 }
 
-/// Records that the ID token `token` of `provider` was used, until `expires_at`:
+/// Records that the ID token `token` (its signed part) of `provider` was used, until `expires_at`:
 /// `false` if it was before (a replay). Used tokens past their expiry go.
 pub fn spend_id_token(
     tx: &Conn,

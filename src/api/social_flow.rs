@@ -110,10 +110,17 @@ pub fn verified_id_token(
             crate::log!("restauth: {provider} ID token refused: {why}");
             ApiError::non_field(INCORRECT_VALUE)
         }
-        IdTokenError::Unreachable(e) => provider_failure(provider, &e, INCORRECT_VALUE),
+        // The provider's keys could not be had: its fault, not the token's.
+        IdTokenError::Unreachable(e) => {
+            crate::log!("restauth: {provider}: {e:?}");
+            ApiError::ProviderUnreachable(provider)
+        }
     })?;
     let until = claims.exp.saturating_add(id_token::LEEWAY);
-    if !app.write(|tx| social::spend_id_token(tx, slug, token, now, until))? {
+    // The signed part only: an ECDSA signature can be rewritten into another
+    // valid one, so the whole token would let a replay pass as new.
+    let signed_part = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
+    if !app.write(|tx| social::spend_id_token(tx, slug, signed_part, now, until))? {
         crate::log!("restauth: {provider} ID token refused: used before");
         return Err(ApiError::non_field(INCORRECT_VALUE));
     }

@@ -74,13 +74,11 @@ pub fn access_token_is_ours(
     cfg: &GoogleProviderConfig,
     access_token: &str,
 ) -> Result<bool, ProviderError> {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("access_token", access_token)
-        .finish();
+    // In a form body, not the URL: a URL may end up in a proxy's log.
     let answer = http::send(
-        Call::Get {
-            url: &join_query(&cfg.tokeninfo_url, &query),
-            bearer: None,
+        Call::PostForm {
+            url: &cfg.tokeninfo_url,
+            form: &[("access_token", access_token)],
         },
         cfg.timeout,
     )?;
@@ -114,9 +112,4 @@ pub fn userinfo(cfg: &GoogleProviderConfig, access_token: &str) -> Result<Value,
         return Err(ProviderError::BadResponse("userinfo has no sub".into()));
     }
     Ok(json)
-}
-
-fn join_query(url: &str, query: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{query}")
 }

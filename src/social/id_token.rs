@@ -1,8 +1,8 @@
 //! OpenID Connect ID tokens, verified as they must be: the signature by
 //! the provider's published keys (RS256 or ES256 only, as providers publish
 //! them; `alg: none` and HMAC are refused before any key is looked at), then
-//! `iss` exactly one of the provider's issuers, `aud` one of the configured
-//! client ids (and `azp`, when present, too), `exp`, `iat` and `nbf` within
+//! `iss` exactly one of the provider's issuers, `aud` configured client ids
+//! only (and `azp`, when present, too), `exp`, `iat` and `nbf` within
 //! [`LEEWAY`] of restauth's clock, `sub` present, and `nonce` when the
 //! client sent one.
 
@@ -97,9 +97,12 @@ fn check_claims(raw: Value, expected: &Expected<'_>, now: i64) -> Result<IdClaim
         return Err(Invalid("wrong issuer"));
     }
     let ours = |aud: &str| expected.audiences.iter().any(|a| a == aud);
+    // OpenID Connect Core 3.1.3.7: refused when any audience is not ours.
     let aud_ok = match raw.get("aud") {
         Some(Value::String(aud)) => ours(aud),
-        Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(ours),
+        Some(Value::Array(auds)) => {
+            !auds.is_empty() && auds.iter().all(|a| a.as_str().is_some_and(ours))
+        }
         _ => false,
     };
     if !aud_ok || text("azp").is_some_and(|azp| !ours(azp)) {
@@ -199,7 +202,7 @@ mod tests {
             ),
             (json!({"aud": "android-of-someone-else"}), "wrong audience"),
             (
-                json!({"aud": ["other", "ios"], "azp": "other"}),
+                json!({"aud": ["web", "ios"], "azp": "other"}),
                 "wrong audience",
             ),
             (json!({"exp": "2000"}), "no expiry"),
@@ -215,9 +218,16 @@ mod tests {
             );
         }
         assert_eq!(
-            refusal(claims(json!({"aud": ["other", "ios"]})), None, 1500),
+            refusal(claims(json!({"aud": ["web", "ios"]})), None, 1500),
             None
         );
+        // OpenID Connect: an audience we do not trust spoils the token.
+        for aud in [json!(["other", "ios"]), json!([])] {
+            assert_eq!(
+                refusal(claims(json!({ "aud": aud })), None, 1500),
+                Some("wrong audience")
+            );
+        }
         // The leeway, both ways.
         assert_eq!(refusal(claims(json!({})), None, 2059), None);
         assert_eq!(refusal(claims(json!({})), None, 2060), Some("expired"));

@@ -6,6 +6,7 @@
 //!
 //! Only RSA keys (for RS256) and P-256 keys (for ES256) that are for
 //! signatures are kept: an `oct` key in a key set never becomes an HMAC key.
+//! A provider that is down costs one timeout per 30 s, not one per request.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,6 +21,8 @@ use super::http::{self, Call, ProviderError};
 const MIN_REFETCH: Duration = Duration::from_secs(60);
 /// How long a key set is kept when the provider sends no `max-age`.
 const DEFAULT_MAX_AGE: u64 = 300;
+/// How long a failed fetch without cached keys is remembered.
+const FAILURE_MEMORY: Duration = Duration::from_secs(30);
 /// Bounds on the provider's `max-age`.
 const MAX_AGE_BOUNDS: (u64, u64) = (60, 86_400);
 
@@ -44,6 +47,10 @@ struct Cached {
     fresh_until: Option<Instant>,
     /// The last fetch an unknown `kid` caused.
     forced_at: Option<Instant>,
+    /// Until when a failed fetch (with no keys to fall back on) is the answer:
+    /// while the provider is down, requests fail at once instead of each
+    /// waiting out the timeout behind the lock.
+    failed_until: Option<Instant>,
 }
 
 /// One provider's key set.
@@ -75,6 +82,12 @@ impl KeySet {
         // One fetch at a time: requests arriving meanwhile wait for its keys.
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
+        if cached.failed_until.is_some_and(|t| now < t) {
+            return Err(KeyError::Fetch(ProviderError::Unreachable(format!(
+                "{} failed moments ago",
+                self.url
+            ))));
+        }
         if cached.fresh_until.is_none_or(|t| now >= t) {
             self.refresh(&mut cached, now)?;
         }
@@ -106,6 +119,10 @@ impl KeySet {
         )
         .and_then(|answer| {
             let keys = parse(&answer.json("key set")?);
+            if keys.is_empty() {
+                // A portal's page or a broken answer must not wipe good keys.
+                return Err(ProviderError::BadResponse("no usable signing key".into()));
+            }
             let max_age = answer
                 .cache_control
                 .as_deref()
@@ -118,6 +135,7 @@ impl KeySet {
             Ok((keys, max_age)) => {
                 cached.keys = keys;
                 cached.fresh_until = Some(now + Duration::from_secs(max_age));
+                cached.failed_until = None;
                 Ok(())
             }
             Err(e) if !cached.keys.is_empty() => {
@@ -128,7 +146,10 @@ impl KeySet {
                 cached.fresh_until = Some(now + MIN_REFETCH);
                 Ok(())
             }
-            Err(e) => Err(KeyError::Fetch(e)),
+            Err(e) => {
+                cached.failed_until = Some(now + FAILURE_MEMORY);
+                Err(KeyError::Fetch(e))
+            }
         }
     }
 }
