@@ -370,6 +370,32 @@ fn a_burnt_or_crowded_out_challenge_checks_no_code() {
 }
 
 #[test]
+fn racing_wrong_codes_get_no_more_tries_than_the_budget() {
+    let s = with_alice(&[("RESTAUTH_MFA_MAX_FAILURES", "2")]);
+    let (secret, _) = activate(&s, &token_auth(&s));
+    let good = code(&secret, 0);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    let token = challenge(&s);
+    let barrier = std::sync::Barrier::new(8);
+    let answers: Vec<Value> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| {
+                barrier.wait();
+                verify(&s, &token, wrong).json()
+            }))
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    // Each request claims the challenge before checking its code: once two
+    // wrong codes burnt it, the others find it gone (without the claim, all
+    // eight were checked).
+    let checked = answers.iter().filter(|a| **a == invalid_code()).count();
+    let gone = json!({"ephemeral_token": ["Invalid or expired token."]});
+    assert_eq!(checked, 2, "{answers:?}");
+    assert!(answers.iter().all(|a| *a == invalid_code() || *a == gone), "{answers:?}");
+}
+
+#[test]
 fn an_inactive_or_deleted_user_is_a_400_never_a_500() {
     let s = with_alice(&[]);
     let (secret, _) = activate(&s, &token_auth(&s));
