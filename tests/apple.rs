@@ -69,6 +69,10 @@ fn check_client_secret(secret: &str) -> Option<Value> {
 }
 
 fn apple_mock() -> Mock {
+    // Made here, not on the mock's first request: making keys takes longer
+    // than restauth waits for an answer.
+    idp::keys();
+    team_key();
     Mock::start(|seen| match seen.path() {
         "/auth/keys" => (200, json!({"keys": [key("a").public]}).to_string()),
         "/auth/token" => {

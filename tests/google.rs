@@ -50,6 +50,9 @@ struct FakeGoogle {
 
 impl FakeGoogle {
     fn start() -> FakeGoogle {
+        // Made here, not on the mock's first request: making RSA keys takes
+        // longer than restauth waits for an answer.
+        idp::keys();
         let served = Arc::new(Mutex::new(vec!["a"]));
         let jwks_fetches = Arc::new(AtomicUsize::new(0));
         let (s, f) = (served.clone(), jwks_fetches.clone());
