@@ -20,6 +20,7 @@
 //! Sections may nest one level (`[mail.smtp]`); a nested section's variables
 //! join the names with `_`: `RESTAUTH_MAIL_SMTP_PASSWORD`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -160,6 +161,27 @@ sections! {
         google: GoogleProviderConfig = Default::default(),
         github: GithubProviderConfig = Default::default(),
         apple: AppleProviderConfig = Default::default(),
+        /// `[social.oidc.<name>]`: OpenID Connect providers found by discovery, served at `P/<name>/`.
+        oidc: BTreeMap<String, OidcProviderConfig> = BTreeMap::new(),
+    }
+
+    /// One OpenID Connect provider (Keycloak, Authentik, Entra, GitLab, Okta, …);
+    /// enabled by `issuer` and `client_ids`.
+    pub struct OidcProviderConfig {
+        /// Exactly as the provider writes it in its tokens; its discovery document
+        /// is at `<issuer>/.well-known/openid-configuration`.
+        #[serde(deserialize_with = "issuer")] issuer: String = String::new(),
+        /// Client ids whose ID tokens are accepted; the first one exchanges codes.
+        #[serde(deserialize_with = "client_ids")] client_ids: Vec<String> = Vec::new(),
+        /// `""` = a public client (codes exchanged with PKCE and the client id alone).
+        client_secret: Secret = Secret::default(),
+        /// `redirect_uri` of the code flow.
+        #[serde(deserialize_with = "trimmed")] callback_url: String = String::new(),
+        /// What the frontend asks for; `openid` is required, and with `email` or
+        /// `profile` the userinfo endpoint fills in what the ID token lacks.
+        #[serde(deserialize_with = "scopes")]
+        scopes: Vec<String> = vec!["openid".into(), "email".into(), "profile".into()],
+        #[serde(with = "max_5m")] timeout: Duration = Duration::from_secs(10),
     }
 
     /// Sign in with Apple: ID tokens checked against Apple's keys; enabled by `client_ids`.
@@ -529,12 +551,79 @@ pub fn environment() -> Vec<(String, String)> {
 }
 
 /// The variable of the dotted `key`: `mail.smtp.port` → `RESTAUTH_MAIL_SMTP_PORT`.
+/// A provider name's `-` becomes `_` (`social.oidc.my-idp.issuer` →
+/// `RESTAUTH_SOCIAL_OIDC_MY_IDP_ISSUER`).
 fn env_var_name(key: &str) -> String {
-    format!("RESTAUTH_{}", key.replace('.', "_").to_ascii_uppercase())
+    format!(
+        "RESTAUTH_{}",
+        key.replace(['.', '-'], "_").to_ascii_uppercase()
+    )
+}
+
+/// Where a variable names an OpenID Connect provider: `RESTAUTH_SOCIAL_OIDC_<NAME>_ISSUER`.
+const OIDC_VAR: (&str, &str) = ("RESTAUTH_SOCIAL_OIDC_", "_ISSUER");
+
+/// First path segments restauth serves itself: no OpenID Connect provider may take one.
+pub const RESERVED_PROVIDER_NAMES: [&str; 14] = [
+    "apple",
+    "facebook",
+    "github",
+    "google",
+    "login",
+    "logout",
+    "mfa",
+    "password",
+    "registration",
+    "schema",
+    "socialaccounts",
+    "token",
+    "twitter",
+    "user",
+];
+
+/// The `[social.oidc.<name>]` sections: those of the file, then those only
+/// a `RESTAUTH_SOCIAL_OIDC_<NAME>_ISSUER` variable declares (`_` read as `-`).
+fn oidc_names(file: &Table, env: &[(String, String)]) -> Vec<String> {
+    let in_file = file
+        .get("social")
+        .and_then(|s| s.get("oidc"))
+        .and_then(Value::as_table);
+    let mut names: Vec<String> = in_file
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    for (var, _) in env {
+        let name = var
+            .strip_prefix(OIDC_VAR.0)
+            .and_then(|rest| rest.strip_suffix(OIDC_VAR.1))
+            .filter(|n| !n.is_empty());
+        if let Some(name) = name.map(|n| n.to_ascii_lowercase().replace('_', "-")) {
+            if !names.iter().any(|n| env_var_name(n) == env_var_name(&name)) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// Why `name` cannot name an OpenID Connect provider, if it cannot.
+fn oidc_name_problem(name: &str) -> Option<String> {
+    let well_formed = name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !well_formed {
+        return Some(
+            "a provider name is at most 32 lower-case letters, digits and '-', starting with a letter (it becomes the path P/<name>/)".into(),
+        );
+    }
+    RESERVED_PROVIDER_NAMES
+        .contains(&name)
+        .then(|| format!("P/{name}/ is a path restauth serves itself; choose another name"))
 }
 
 fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
-    let schema = Table::try_from(Config::default()).expect("the defaults serialise");
+    let mut schema = Table::try_from(Config::default()).expect("the defaults serialise");
     let mut table = Table::new();
     if let Some((name, text)) = file {
         // Only toml's message and position: its Display quotes the line, which
@@ -548,6 +637,7 @@ fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
         };
         table = text.parse().map_err(syntax)?;
         sections_are_tables(&schema, &table, name)?;
+        providers_are_tables(&table, name)?;
         let file = toml::Deserializer::parse(text).map_err(syntax)?;
         // The first problem in the file's order: an unknown key, or a bad value.
         serde_path_to_error::deserialize::<_, Config>(file).map_err(|e| {
@@ -556,6 +646,20 @@ fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
             let msg = e.inner().message();
             unknown(&table, &key, &place, msg).unwrap_or_else(|| invalid(&key, &place, msg))
         })?;
+    }
+
+    // Each provider's section gets every key's default, so its variables are read too.
+    let names = oidc_names(&table, env);
+    if let Some(oidc) = schema
+        .get_mut("social")
+        .and_then(|s| s.get_mut("oidc"))
+        .and_then(Value::as_table_mut)
+    {
+        let defaults =
+            Value::try_from(OidcProviderConfig::default()).expect("the defaults serialise");
+        for name in names {
+            oidc.insert(name, defaults.clone());
+        }
     }
 
     let mut known = Vec::new();
@@ -573,6 +677,13 @@ fn build(file: Option<(&str, &str)>, env: &[(String, String)]) -> Loaded {
         let source = format!("in environment variable {}", env_var_name(&key));
         invalid(&key, &source, e.inner().message())
     })?;
+    for name in config.social.oidc.keys() {
+        if let Some(problem) = oidc_name_problem(name) {
+            return Err(ConfigError(format!(
+                "invalid section [social.oidc.{name}]: {problem}"
+            )));
+        }
+    }
     let jwt = &config.jwt;
     let names = [jwt.access_cookie.as_str(), jwt.refresh_cookie.as_str()];
     if (!names[0].is_empty() && names[0] == names[1]) || names.contains(&"csrftoken") {
@@ -654,6 +765,22 @@ fn sections_are_tables(schema: &Table, file: &Table, name: &str) -> Result<(), C
         }
     }
     Ok(())
+}
+
+/// Every entry of `[social.oidc]` is a provider's section: a key written
+/// there by mistake (`client_secret = …` without a provider name) is named,
+/// never echoed.
+fn providers_are_tables(file: &Table, name: &str) -> Result<(), ConfigError> {
+    let oidc = file.get("social").and_then(|s| s.get("oidc"));
+    let Some(oidc) = oidc.and_then(Value::as_table) else {
+        return Ok(());
+    };
+    match oidc.iter().find(|(_, v)| !v.is_table()) {
+        Some((key, _)) => Err(ConfigError(format!(
+            "\"social.oidc.{key}\" in {name}: [social.oidc] holds one section per provider; write its keys under [social.oidc.<name>], e.g. [social.oidc.keycloak]"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// serde's unknown-field error for the dotted `key` of the file, worded as
@@ -873,6 +1000,36 @@ parsers! {
             return Err("expected a PEM private key (-----BEGIN PRIVATE KEY----- …, the .p8 file Apple hands out)".into());
         }
         Ok(Secret::from(s))
+    }
+    /// An OpenID Connect issuer (`https://…`, no query or fragment), kept as
+    /// written: a trailing slash is part of it. `""` = disabled.
+    fn issuer(v) -> String {
+        let s = string(v)?.trim();
+        if s.is_empty() {
+            return Ok(String::new());
+        }
+        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+        let ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/')) && plain(s) && !s.contains(['?', '#']);
+        require(ok, "an http:// or https:// URL without query or fragment", s.to_string())
+    }
+    /// OAuth scopes, each once, `openid` among them.
+    fn scopes(v) -> Vec<String> {
+        let mut scopes: Vec<String> = Vec::new();
+        for scope in strings(v)? {
+            let scope = scope.trim();
+            // RFC 6749's scope-token: printable ASCII but space, `"` and `\`.
+            let ok = |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+            if scope.is_empty() || !scope.bytes().all(ok) {
+                return Err(format!("expected scopes without spaces, found {scope:?}"));
+            }
+            if !scopes.iter().any(|s| s == scope) {
+                scopes.push(scope.to_string());
+            }
+        }
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(format!("expected a list including \"openid\" (without it no ID token is issued), found {scopes:?}"));
+        }
+        Ok(scopes)
     }
     /// OAuth client ids: no spaces, each once.
     fn client_ids(v) -> Vec<String> {
@@ -1307,6 +1464,18 @@ mod tests {
                 if rest.is_empty() || rest == "SECTION" {
                     continue;
                 }
+                // A provider's variables: the template, or an example's.
+                if let Some(example) = word.strip_prefix(OIDC_VAR.0) {
+                    let oidc_keys = Table::try_from(OidcProviderConfig::default()).unwrap();
+                    let names_a_key = oidc_keys
+                        .keys()
+                        .any(|k| example.ends_with(&format!("_{}", k.to_ascii_uppercase())));
+                    assert!(
+                        example.is_empty() || names_a_key,
+                        "auth.toml mentions unknown variable {word}"
+                    );
+                    continue;
+                }
                 assert!(
                     keys.iter().any(|k| env_var_name(k) == word),
                     "auth.toml mentions unknown variable {word}"
@@ -1719,6 +1888,8 @@ mod tests {
             .filter(|w| {
                 w.starts_with("RESTAUTH_") && !["RESTAUTH_", "RESTAUTH_SECTION"].contains(w)
             })
+            // Providers' variables are per name: reference_file_documents_every_key_and_env_var.
+            .filter(|w| !w.starts_with(OIDC_VAR.0))
             .collect();
         documented.sort_unstable();
         documented.dedup();
@@ -1768,9 +1939,10 @@ mod tests {
         let sections = schema_entries(true);
         assert_eq!(
             sections.join(", "),
-            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, social.google, social.github, social.apple, throttle, auth, jwt, mfa"
+            "server, database, security, accounts, mail, mail.smtp, social, social.facebook, social.twitter, social.google, social.github, social.apple, social.oidc, throttle, auth, jwt, mfa"
         );
-        for section in sections {
+        // [social.oidc] holds providers' sections only: see oidc_sections_are_checked.
+        for section in sections.into_iter().filter(|s| s != "social.oidc") {
             let msg = file_err(&format!("[{section}]\nbogus_key = 1\n"));
             assert!(
                 msg.starts_with(&format!("unknown key \"{section}.bogus_key\" in auth.toml")),
@@ -2307,5 +2479,89 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains("s3cr3t"), "{msg}");
+    }
+
+    #[test]
+    fn oidc_providers_come_from_named_sections_or_variables() {
+        let text = "[social.oidc.keycloak]\nissuer = \"https://sso.example/realms/app\"\nclient_ids = [\"web\", \"web\", \"ios\"]\n";
+        let env = env_of(&[
+            ("RESTAUTH_SOCIAL_OIDC_KEYCLOAK_CLIENT_SECRET", "kc-secret"),
+            (
+                "RESTAUTH_SOCIAL_OIDC_MY_ENTRA_ISSUER",
+                "https://login.example/tenant/v2.0/",
+            ),
+            ("RESTAUTH_SOCIAL_OIDC_MY_ENTRA_CLIENT_IDS", "a, b"),
+            ("RESTAUTH_SOCIAL_OIDC_MY_ENTRA_SCOPES", "openid,email"),
+            ("RESTAUTH_SOCIAL_OIDC_MY_ENTRA_TIMEOUT", "3s"),
+        ]);
+        let (c, warnings) = from_toml_str(text, &env).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let names: Vec<&str> = c.social.oidc.keys().map(String::as_str).collect();
+        assert_eq!(names, ["keycloak", "my-entra"]);
+        let kc = &c.social.oidc["keycloak"];
+        assert_eq!(kc.issuer, "https://sso.example/realms/app");
+        assert_eq!(kc.client_ids, ["web", "ios"]);
+        assert_eq!(kc.client_secret.expose(), "kc-secret");
+        assert_eq!(kc.scopes, ["openid", "email", "profile"]);
+        assert_eq!(kc.timeout, Duration::from_secs(10));
+        let entra = &c.social.oidc["my-entra"];
+        // A trailing slash is part of an issuer (Auth0 writes one).
+        assert_eq!(entra.issuer, "https://login.example/tenant/v2.0/");
+        assert_eq!(entra.client_ids, ["a", "b"]);
+        assert_eq!(entra.scopes, ["openid", "email"]);
+        assert_eq!(entra.timeout, Duration::from_secs(3));
+        assert!(entra.client_secret.is_empty());
+        // A variable for a provider no section or issuer variable declares names nothing.
+        let env = env_of(&[("RESTAUTH_SOCIAL_OIDC_GHOST_CLIENT_IDS", "x")]);
+        let (c, warnings) = from_toml_str("", &env).unwrap();
+        assert!(c.social.oidc.is_empty());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(Config::default().social.oidc.is_empty());
+    }
+
+    #[test]
+    fn oidc_sections_are_checked() {
+        let section = |name: &str, body: &str| file_err(&format!("[social.oidc.{name}]\n{body}"));
+        for bad in ["Keycloak", "key_cloak", "9idp", "a.b", &"x".repeat(33)] {
+            let msg = file(&format!(
+                "[social.oidc.\"{bad}\"]\nissuer = \"https://x.example\""
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                msg.contains("at most 32 lower-case letters"),
+                "{bad}: {msg}"
+            );
+        }
+        for reserved in ["google", "login", "socialaccounts"] {
+            let msg = section(reserved, "");
+            assert!(msg.contains("is a path restauth serves itself"), "{msg}");
+        }
+        let msg = section("kc", "issuer = \"https://x.example/?realm=a\"");
+        assert!(
+            msg.contains("social.oidc.kc.issuer") && msg.contains("without query"),
+            "{msg}"
+        );
+        let msg = section("kc", "scopes = [\"email\"]");
+        assert!(
+            msg.contains("social.oidc.kc.scopes") && msg.contains("\"openid\""),
+            "{msg}"
+        );
+        let msg = section("kc", "scopes = [\"openid\", \"a\\\\b\"]");
+        assert!(msg.contains("without spaces"), "{msg}");
+        let msg = section("kc", "client_id = \"web\"");
+        assert!(
+            msg.contains("unknown key \"social.oidc.kc.client_id\"") && msg.contains("client_ids"),
+            "{msg}"
+        );
+        // A key written straight under [social.oidc] is named, its value never shown.
+        let msg = file_err("[social.oidc]\nclient_secret = \"s3cr3t\"");
+        assert!(
+            msg.contains("social.oidc.client_secret") && msg.contains("[social.oidc.<name>]"),
+            "{msg}"
+        );
+        assert!(!msg.contains("s3cr3t"), "{msg}");
+        let msg = env_err("RESTAUTH_SOCIAL_OIDC_KC_ISSUER", "ftp://x.example");
+        assert!(msg.contains("RESTAUTH_SOCIAL_OIDC_KC_ISSUER"), "{msg}");
     }
 }

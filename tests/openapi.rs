@@ -241,9 +241,47 @@ fn server_serves_the_document() {
         "{:?}",
         r.headers
     );
-    assert_eq!(r.json(), document());
+    assert_eq!(r.json(), without_providers(document()));
     // Without the trailing slash too.
-    assert_eq!(server.get("/rest-auth/schema", None).json(), document());
+    assert_eq!(
+        server.get("/rest-auth/schema", None).json(),
+        without_providers(document())
+    );
+}
+
+/// The document as served when no OpenID Connect provider is configured.
+fn without_providers(mut doc: Value) -> Value {
+    let paths = doc["paths"].as_object_mut().unwrap();
+    for path in restauth::endpoints::schema::PROVIDER_PATHS {
+        assert!(paths.remove(path).is_some(), "{path} is documented");
+    }
+    doc
+}
+
+#[test]
+fn served_document_names_the_configured_providers() {
+    let server = Server::start_with(&[
+        (
+            "RESTAUTH_SOCIAL_OIDC_KEYCLOAK_ISSUER",
+            "https://sso.example/realms/app",
+        ),
+        ("RESTAUTH_SOCIAL_OIDC_KEYCLOAK_CLIENT_IDS", "web"),
+        (
+            "RESTAUTH_SOCIAL_OIDC_GITLAB_ISSUER",
+            "https://gitlab.example",
+        ),
+        ("RESTAUTH_SOCIAL_OIDC_HALF_ISSUER", "https://half.example"),
+        ("RESTAUTH_SOCIAL_OIDC_GITLAB_CLIENT_IDS", "app-id"),
+    ]);
+    let served = server.get("/rest-auth/schema/", None).json();
+    let mut expected = document();
+    for path in restauth::endpoints::schema::PROVIDER_PATHS {
+        let schema = &mut expected["paths"][path]["parameters"][0]["schema"];
+        schema.as_object_mut().unwrap().remove("pattern");
+        // Only enabled providers (half has no client ids), in name order.
+        schema["enum"] = serde_json::json!(["gitlab", "keycloak"]);
+    }
+    assert_eq!(served, expected);
 }
 
 #[test]
@@ -255,6 +293,6 @@ fn served_document_carries_the_configured_prefix() {
     assert_eq!(served["servers"][0]["url"], "/auth");
     let mut expected = document();
     expected["servers"][0]["url"] = Value::String("/auth".into());
-    assert_eq!(served, expected);
+    assert_eq!(served, without_providers(expected));
     assert_eq!(server.get("/rest-auth/schema/", None).status, 404);
 }

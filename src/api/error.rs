@@ -75,7 +75,7 @@ pub enum ApiError {
     /// 415 for this `Content-Type`.
     UnsupportedMediaType(String),
     /// 502: an identity provider (by name) could not be reached.
-    ProviderUnreachable(&'static str),
+    ProviderUnreachable(String),
     /// 401 `Authentication credentials were not provided.` with `WWW-Authenticate: Token`.
     NotAuthenticated,
     /// 401 with the given message and `WWW-Authenticate: Token`.

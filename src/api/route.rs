@@ -37,7 +37,29 @@ pub struct Route {
     pub methods: Methods,
     /// Whether the route is served at all (a provider without credentials
     /// is 404); checked first.
-    pub enabled: fn(&App) -> bool,
+    pub served: Served,
+}
+
+/// When a route is served (else it is a 404, whatever the method or credentials).
+#[derive(Clone, Copy)]
+pub enum Served {
+    /// Always.
+    Always,
+    /// While the configuration says so.
+    When(fn(&App) -> bool),
+    /// For the names (the pattern's first `{…}` segment) the configuration knows.
+    ForName(fn(&App, &str) -> bool),
+}
+
+impl Served {
+    /// Whether a request whose `{…}` segments are `params` is served.
+    pub fn serves(self, app: &App, params: &[&str]) -> bool {
+        match self {
+            Served::Always => true,
+            Served::When(enabled) => enabled(app),
+            Served::ForName(known) => params.first().is_some_and(|name| known(app, name)),
+        }
+    }
 }
 
 /// A route's handler for each method it serves.
@@ -95,13 +117,19 @@ impl Route {
                 post: Some(handler),
                 ..Methods::NONE
             },
-            enabled: always,
+            served: Served::Always,
         }
     }
 
     /// The same route, served only while `enabled` says so.
     pub const fn when(mut self, enabled: fn(&App) -> bool) -> Route {
-        self.enabled = enabled;
+        self.served = Served::When(enabled);
+        self
+    }
+
+    /// The same route, served only for the names `known` accepts.
+    pub const fn for_names(mut self, known: fn(&App, &str) -> bool) -> Route {
+        self.served = Served::ForName(known);
         self
     }
 }
@@ -124,9 +152,4 @@ impl Caller<'_> {
     pub fn param(&self, n: usize) -> &str {
         self.params.get(n).copied().unwrap_or("")
     }
-}
-
-/// Every route is served.
-pub fn always(_: &App) -> bool {
-    true
 }

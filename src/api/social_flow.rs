@@ -11,6 +11,7 @@ use super::route::Caller;
 use super::second_factor;
 use super::ApiError;
 use crate::accounts::social::{self, ProviderProfile};
+use crate::accounts::tokens::TokenOwner;
 use crate::config::AuthMode;
 use crate::social::http::ProviderError;
 use crate::social::id_token::{self, Expected, IdClaims, IdTokenError};
@@ -33,15 +34,24 @@ pub trait Provider {
 
 /// `POST P/<provider>/`: logs in (or signs up) the provider account's user; answers like `login/`.
 pub fn login<P: Provider>(app: &App, req: &Request, _: &Caller) -> Result<Response, ApiError> {
-    throttle_client(app, req, "login", |t| t.login)?;
+    throttle_login(app, req)?;
     let answer = P::verify(app, req)?;
-    let profile = P::profile(&answer);
+    log_in(app, &P::profile(&answer))
+}
+
+/// The login rate, counted before the provider is asked anything.
+pub fn throttle_login(app: &App, req: &Request) -> Result<(), ApiError> {
+    throttle_client(app, req, "login", |t| t.login)
+}
+
+/// Logs in (or signs up) the user of the verified `profile`.
+pub fn log_in(app: &App, profile: &ProviderProfile<'_>) -> Result<Response, ApiError> {
     let issued = app.clock.system();
     let now = grant::unix(issued);
     // A user with MFA on gives the second factor here too (the reference's
     // social login skips it).
     let (login, user) = app.write(|tx| -> Result<_, ApiError> {
-        let user = social::login_or_signup(tx, &app.config, &profile, now)?;
+        let user = social::login_or_signup(tx, &app.config, profile, now)?;
         Ok((second_factor::begin(app, tx, user.id, issued)?, user))
     })?;
     app.mail_queued();
@@ -58,16 +68,26 @@ pub fn connect<P: Provider>(
 ) -> Result<Response, ApiError> {
     let owner = caller.owner()?;
     let answer = P::verify(app, req)?;
-    let (profile, now) = (P::profile(&answer), app.clock.unix());
+    link(app, req, owner, &P::profile(&answer))
+}
+
+/// Links the verified `profile` to `owner`, the caller of `req`.
+pub fn link(
+    app: &App,
+    req: &Request,
+    owner: &TokenOwner,
+    profile: &ProviderProfile<'_>,
+) -> Result<Response, ApiError> {
+    let now = app.clock.unix();
     if app.config.auth.mode == AuthMode::Jwt {
         let issued = app.clock.system();
         let grant = app.write(|tx| -> Result<_, ApiError> {
-            social::connect(tx, owner.user.id, &profile, now)?;
+            social::connect(tx, owner.user.id, profile, now)?;
             grant::issue(app, tx, owner.user.id, issued)
         })?;
         return Ok(grant::respond(app, grant, &owner.user, 200));
     }
-    app.write(|tx| Ok::<_, ApiError>(social::connect(tx, owner.user.id, &profile, now)?))?;
+    app.write(|tx| Ok::<_, ApiError>(social::connect(tx, owner.user.id, profile, now)?))?;
     let key = presented_key(req.header("Authorization"));
     Ok(ok(json!({ "key": key })))
 }
@@ -75,14 +95,10 @@ pub fn connect<P: Provider>(
 /// A call to `provider` that failed, as the answer: 502 naming the provider
 /// when it could not be reached, else 400 `refused` (the reason, which may
 /// come from the provider, goes to the log only).
-pub fn provider_failure(
-    provider: &'static str,
-    e: &ProviderError,
-    refused: &'static str,
-) -> ApiError {
+pub fn provider_failure(provider: &str, e: &ProviderError, refused: &'static str) -> ApiError {
     crate::log!("restauth: {provider}: {e:?}");
     match e {
-        ProviderError::Unreachable(_) => ApiError::ProviderUnreachable(provider),
+        ProviderError::Unreachable(_) => ApiError::ProviderUnreachable(provider.to_string()),
         _ => ApiError::non_field(refused),
     }
 }
@@ -99,7 +115,7 @@ pub const NO_INPUT: &str = "Incorrect input. access_token or code is required.";
 /// Every refusal is dj-rest-auth's 400 `Incorrect value`, its reason logged.
 pub fn verified_id_token(
     app: &App,
-    (provider, slug): (&'static str, &str),
+    (provider, slug): (&str, &str),
     token: &str,
     keys: &KeySet,
     expected: &Expected<'_>,
@@ -113,7 +129,7 @@ pub fn verified_id_token(
         // The provider's keys could not be had: its fault, not the token's.
         IdTokenError::Unreachable(e) => {
             crate::log!("restauth: {provider}: {e:?}");
-            ApiError::ProviderUnreachable(provider)
+            ApiError::ProviderUnreachable(provider.to_string())
         }
     })?;
     let until = claims.exp.saturating_add(id_token::LEEWAY);

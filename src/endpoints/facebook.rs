@@ -31,7 +31,7 @@ impl Provider for Facebook {
         let cfg = &app.config.social.facebook;
         let unreachable = |why: String| {
             crate::log!("restauth: facebook unreachable: {why}");
-            ApiError::ProviderUnreachable("Facebook")
+            ApiError::ProviderUnreachable("Facebook".into())
         };
         let token = match (
             access_token.filter(|t| !t.is_empty()),

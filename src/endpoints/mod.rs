@@ -12,6 +12,7 @@ pub mod mfa_deactivate;
 pub mod mfa_recovery_codes;
 pub mod mfa_status;
 pub mod mfa_verify;
+pub mod oidc;
 pub mod password_change;
 pub mod password_reset;
 pub mod password_reset_confirm;

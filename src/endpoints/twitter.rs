@@ -41,7 +41,7 @@ impl Provider for Twitter {
             }
             TwitterError::Unreachable(why) => {
                 crate::log!("restauth: twitter unreachable: {why}");
-                ApiError::ProviderUnreachable("Twitter")
+                ApiError::ProviderUnreachable("Twitter".into())
             }
         })
     }

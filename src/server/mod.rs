@@ -14,7 +14,7 @@ use crate::api::csrf::{self, Credential};
 use crate::api::jwt_auth;
 use crate::api::respond::options;
 use crate::api::route::Access::{Anyone, TokenIfAny, User};
-use crate::api::route::{always, Caller, Methods, Route};
+use crate::api::route::{Caller, Methods, Route, Served};
 use crate::api::social_flow::{connect, login, Provider};
 use crate::api::ApiError;
 use crate::config::AuthMode;
@@ -67,7 +67,7 @@ pub const ROUTES: &[Route] = &[
             get: Some(endpoints::logout::get),
             ..Methods::NONE
         },
-        enabled: always,
+        served: Served::Always,
     },
     Route {
         pattern: "user",
@@ -80,7 +80,7 @@ pub const ROUTES: &[Route] = &[
             patch: Some(endpoints::user::patch),
             ..Methods::NONE
         },
-        enabled: always,
+        served: Served::Always,
     },
     Route::post(
         "password/change",
@@ -145,7 +145,7 @@ pub const ROUTES: &[Route] = &[
             get: Some(endpoints::mfa_status::get),
             ..Methods::NONE
         },
-        enabled: always,
+        served: Served::Always,
     },
     Route {
         pattern: "mfa/totp/activate",
@@ -157,7 +157,7 @@ pub const ROUTES: &[Route] = &[
             post: Some(endpoints::mfa_activate::post),
             ..Methods::NONE
         },
-        enabled: always,
+        served: Served::Always,
     },
     Route::post(
         "mfa/totp/deactivate",
@@ -214,7 +214,7 @@ pub const ROUTES: &[Route] = &[
             get: Some(endpoints::social_accounts::list),
             ..Methods::NONE
         },
-        enabled: always,
+        served: Served::Always,
     },
     Route::post(
         "socialaccounts/{id}/disconnect",
@@ -233,8 +233,23 @@ pub const ROUTES: &[Route] = &[
             options: Some(endpoints::schema::get),
             ..Methods::NONE
         },
-        enabled: always,
+        served: Served::Always,
     },
+    // Last: any other first segment may name an OpenID Connect provider.
+    Route::post(
+        "{provider}",
+        "OpenID Connect Login",
+        Anyone,
+        endpoints::oidc::login,
+    )
+    .for_names(endpoints::oidc::known),
+    Route::post(
+        "{provider}/connect",
+        "OpenID Connect Connect",
+        User,
+        endpoints::oidc::connect,
+    )
+    .for_names(endpoints::oidc::known),
 ];
 
 fn health(app: &App, req: &Request) -> Response {
@@ -255,18 +270,18 @@ fn route(app: &App, req: &Request) -> Result<Response, ApiError> {
         .and_then(|r| r.strip_prefix('/'))
         .ok_or(ApiError::NotFound)?;
     let name = rest.strip_suffix('/').unwrap_or(rest);
+    // A route that is not served (a provider without credentials, a name no
+    // provider has) is no route at all: a 404 whatever the method.
     let found = ROUTES
         .iter()
-        .find_map(|r| match_pattern(r.pattern, name).map(|params| (r, params)));
+        .find_map(|r| match_pattern(r.pattern, name).map(|params| (r, params)))
+        .filter(|(r, params)| r.served.serves(app, params));
     // Any path under the prefix, so that a browser sees the real answer (a
     // 404 JSON for an unknown path) rather than a failed preflight.
     if let Some(answer) = browser::preflight(app, req, found.as_ref().map(|(r, _)| r.allow)) {
         return Ok(answer);
     }
     let (route, params) = found.ok_or(ApiError::NotFound)?;
-    if !(route.enabled)(app) {
-        return Err(ApiError::NotFound);
-    }
     let header = req.header("Authorization");
     let now = app.clock.unix();
     let jwt = app.config.auth.mode == AuthMode::Jwt;
@@ -315,6 +330,21 @@ fn match_pattern<'a>(pattern: &str, path: &'a str) -> Option<Vec<&'a str>> {
 #[cfg(test)]
 mod tests {
     use super::match_pattern;
+
+    #[test]
+    fn no_provider_name_can_hide_a_route() {
+        // A provider named like a route's first segment would be unreachable:
+        // the configuration refuses those names.
+        for route in super::ROUTES {
+            let first = route.pattern.split('/').next().unwrap_or("");
+            if !first.starts_with('{') {
+                assert!(
+                    crate::config::RESERVED_PROVIDER_NAMES.contains(&first),
+                    "{first} is not reserved"
+                );
+            }
+        }
+    }
 
     #[test]
     fn patterns() {

@@ -19,6 +19,7 @@ const CLIENT_SECRET_LIFETIME: i64 = 300;
 /// What the ID token must say, for this configuration.
 pub fn expected<'a>(cfg: &'a AppleProviderConfig, nonce: Option<&'a str>) -> Expected<'a> {
     Expected {
+        algorithms: &super::id_token::RS256_OR_ES256,
         issuers: &[ISSUER],
         audiences: &cfg.client_ids,
         nonce,
@@ -77,6 +78,7 @@ pub fn exchange_code(
         Call::PostForm {
             url: &cfg.token_url,
             form: &form,
+            basic: None,
         },
         cfg.timeout,
     )?;

@@ -44,6 +44,7 @@ pub fn exchange_code(
         Call::PostForm {
             url: &url,
             form: &form,
+            basic: None,
         },
         cfg.timeout,
     )?;

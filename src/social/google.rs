@@ -14,6 +14,7 @@ pub const ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.
 /// What the ID token must say, for this configuration.
 pub fn expected<'a>(cfg: &'a GoogleProviderConfig, nonce: Option<&'a str>) -> Expected<'a> {
     Expected {
+        algorithms: &super::id_token::RS256_OR_ES256,
         issuers: &ISSUERS,
         audiences: &cfg.client_ids,
         nonce,
@@ -50,6 +51,7 @@ pub fn exchange_code(
         Call::PostForm {
             url: &cfg.token_url,
             form: &form,
+            basic: None,
         },
         cfg.timeout,
     )?;
@@ -79,6 +81,7 @@ pub fn access_token_is_ours(
         Call::PostForm {
             url: &cfg.tokeninfo_url,
             form: &[("access_token", access_token)],
+            basic: None,
         },
         cfg.timeout,
     )?;

@@ -1,5 +1,5 @@
-//! Calls to OAuth 2 and OpenID Connect providers (Google, GitHub; Apple and
-//! discovered providers to come): one blocking request with a global
+//! Calls to OAuth 2 and OpenID Connect providers (Google, Apple, GitHub and
+//! discovered OpenID Connect providers): one blocking request with a global
 //! timeout, no redirects, a bounded body, and errors sorted into "the
 //! provider said no", "could not reach it" and "it answered nonsense".
 
@@ -61,6 +61,9 @@ pub enum Call<'a> {
         url: &'a str,
         /// The form's fields.
         form: &'a [(&'a str, &'a str)],
+        /// OAuth client credentials for `Authorization: Basic` (RFC 6749
+        /// §2.3.1: each form-encoded first).
+        basic: Option<(&'a str, &'a str)>,
     },
     /// `POST url` with a JSON body and HTTP Basic credentials.
     PostJson {
@@ -89,21 +92,21 @@ pub fn send(call: Call<'_>, timeout: Duration) -> Result<Answer, ProviderError> 
             }
             request.call()
         }
-        Call::PostForm { url, form } => agent
+        Call::PostForm { url, form, basic } => {
+            let mut request = agent.post(url).header("Accept", "application/json");
+            if let Some((id, secret)) = basic {
+                let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect();
+                let (id, secret): (String, String) = (encode(id), encode(secret));
+                request = request.header("Authorization", &basic_authorization(&id, &secret));
+            }
+            request.send_form(form.iter().copied())
+        }
+        Call::PostJson { url, basic, body } => agent
             .post(url)
             .header("Accept", "application/json")
-            .send_form(form.iter().copied()),
-        Call::PostJson { url, basic, body } => {
-            use base64::Engine as _;
-            let credentials = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", basic.0, basic.1));
-            agent
-                .post(url)
-                .header("Accept", "application/json")
-                .header("Authorization", &format!("Basic {credentials}"))
-                .content_type("application/json")
-                .send(body.to_string())
-        }
+            .header("Authorization", &basic_authorization(basic.0, basic.1))
+            .content_type("application/json")
+            .send(body.to_string()),
     };
     let mut response = result.map_err(transport_error)?;
     let status = response.status().as_u16();
@@ -123,6 +126,14 @@ pub fn send(call: Call<'_>, timeout: Duration) -> Result<Answer, ProviderError> 
         cache_control,
         body,
     })
+}
+
+/// `Basic …` for `user` and `password`.
+fn basic_authorization(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {credentials}")
 }
 
 /// A ureq error as ours: a malformed or oversized answer is a bad response,

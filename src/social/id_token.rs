@@ -16,8 +16,13 @@ use super::jwks::{KeyError, KeySet};
 /// Clock difference tolerated between restauth and the provider, in seconds.
 pub const LEEWAY: i64 = 60;
 
+/// The algorithms Google and Apple sign with, as far as their keys allow.
+pub const RS256_OR_ES256: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
+
 /// What the token must say.
 pub struct Expected<'a> {
+    /// The signing algorithms the provider publishes (RS256 and ES256 at most).
+    pub algorithms: &'a [Algorithm],
     /// The provider's issuers, exactly as it writes them.
     pub issuers: &'a [&'a str],
     /// The configured client ids.
@@ -67,7 +72,8 @@ pub fn verify(
     use IdTokenError::Invalid;
     // `none` is no algorithm jsonwebtoken knows: the header itself fails.
     let header = jsonwebtoken::decode_header(token).map_err(|_| Invalid("malformed"))?;
-    if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+    let allowed = matches!(header.alg, Algorithm::RS256 | Algorithm::ES256);
+    if !allowed || !expected.algorithms.contains(&header.alg) {
         return Err(Invalid("algorithm not allowed"));
     }
     let key = keys
@@ -166,6 +172,7 @@ mod tests {
 
     fn expected<'a>(audiences: &'a [String], nonce: Option<&'a str>) -> Expected<'a> {
         Expected {
+            algorithms: &RS256_OR_ES256,
             issuers: &["https://accounts.google.com", "accounts.google.com"],
             audiences,
             nonce,

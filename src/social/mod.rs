@@ -12,17 +12,21 @@ pub mod http;
 pub mod id_token;
 pub mod jwks;
 pub mod oauth1;
+pub mod oidc;
 pub mod twitter;
 
 use crate::config::SocialConfig;
 
-/// The key sets of the providers that verify ID tokens.
+/// The key sets of the providers that verify ID tokens (and what the
+/// OpenID Connect providers' discovery documents say).
 #[derive(Debug)]
 pub struct ProviderKeys {
     /// Google's certs.
     pub google: jwks::KeySet,
     /// Apple's keys.
     pub apple: jwks::KeySet,
+    /// The OpenID Connect providers by name, each with its discovered keys.
+    pub oidc: std::collections::BTreeMap<String, oidc::Provider>,
 }
 
 impl ProviderKeys {
@@ -32,6 +36,7 @@ impl ProviderKeys {
         ProviderKeys {
             google: jwks::KeySet::new(&google.certs_url, google.timeout),
             apple: jwks::KeySet::new(&apple.keys_url, apple.timeout),
+            oidc: oidc::providers(&social.oidc),
         }
     }
 }
