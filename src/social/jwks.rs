@@ -79,9 +79,18 @@ impl KeySet {
     /// The key named `kid` (any key of the right type when the token names
     /// none and the set has one only) for verifying `alg`.
     pub fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, KeyError> {
+        self.key_at(kid, alg, Instant::now())
+    }
+
+    /// [`KeySet::key`] at the instant `now`.
+    fn key_at(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+        now: Instant,
+    ) -> Result<DecodingKey, KeyError> {
         // One fetch at a time: requests arriving meanwhile wait for its keys.
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
         if cached.failed_until.is_some_and(|t| now < t) {
             return Err(KeyError::Fetch(ProviderError::Unreachable(format!(
                 "{} failed moments ago",
@@ -214,6 +223,97 @@ fn parse(set: &Value) -> Vec<Key> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A key set server on loopback answering each request with the next of
+    /// `answers` (status, body), then 503s; and how many requests it got.
+    fn serve(
+        answers: Vec<(u16, String)>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/keys", listener.local_addr().unwrap());
+        let count = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let (status, body) = answers.get(n).cloned().unwrap_or((503, "{}".into()));
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (url, count)
+    }
+
+    fn ec_set(kid: &str) -> String {
+        json!({"keys": [{"kty": "EC", "kid": kid, "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}).to_string()
+    }
+
+    #[test]
+    fn cached_keys_outlive_a_failed_refresh_and_unknown_kids_refetch_once_a_minute() {
+        use std::sync::atomic::Ordering;
+        let (url, fetches) = serve(vec![(200, ec_set("e1")), (200, ec_set("e2"))]);
+        let set = KeySet::new(&url, Duration::from_secs(2));
+        let t0 = Instant::now();
+        assert!(set.key_at(Some("e1"), Algorithm::ES256, t0).is_ok());
+        // An unknown kid: one forced fetch (the provider rotated to e2)…
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(set.key_at(Some("e2"), Algorithm::ES256, t1).is_ok());
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        // …and the next unknown kid within the minute fetches nothing.
+        let t2 = t1 + Duration::from_secs(10);
+        assert!(matches!(
+            set.key_at(Some("e3"), Algorithm::ES256, t2),
+            Err(KeyError::Unknown)
+        ));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        // Stale keys whose refresh fails (a 503) stay in use, retried a minute later.
+        let t3 = t0 + Duration::from_secs(DEFAULT_MAX_AGE + 5);
+        assert!(set.key_at(Some("e2"), Algorithm::ES256, t3).is_ok());
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        assert!(set
+            .key_at(Some("e2"), Algorithm::ES256, t3 + Duration::from_secs(30))
+            .is_ok());
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        assert!(set
+            .key_at(Some("e2"), Algorithm::ES256, t3 + MIN_REFETCH)
+            .is_ok());
+        assert_eq!(fetches.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn without_cached_keys_a_failure_is_remembered_and_an_empty_set_is_one() {
+        use std::sync::atomic::Ordering;
+        let (url, fetches) = serve(vec![(200, json!({"keys": []}).to_string())]);
+        let set = KeySet::new(&url, Duration::from_secs(2));
+        let t0 = Instant::now();
+        assert!(matches!(
+            set.key_at(Some("e1"), Algorithm::ES256, t0),
+            Err(KeyError::Fetch(_))
+        ));
+        // Within the failure memory, no new fetch; after it, one (a 503 now).
+        let later = t0 + Duration::from_secs(5);
+        assert!(matches!(
+            set.key_at(Some("e1"), Algorithm::ES256, later),
+            Err(KeyError::Fetch(_))
+        ));
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        let after = t0 + FAILURE_MEMORY;
+        assert!(matches!(
+            set.key_at(Some("e1"), Algorithm::ES256, after),
+            Err(KeyError::Fetch(_))
+        ));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn only_signing_rsa_and_p256_keys_are_kept() {
