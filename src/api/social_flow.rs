@@ -5,11 +5,13 @@ use serde_json::json;
 
 use super::auth::presented_key;
 use super::client::throttle_client;
+use super::fields::{char_field, CharSpec};
 use super::grant;
+use super::input::read_body;
 use super::respond::ok;
 use super::route::Caller;
 use super::second_factor;
-use super::ApiError;
+use super::{ApiError, FieldErrors};
 use crate::accounts::social::{self, ProviderProfile};
 use crate::accounts::tokens::TokenOwner;
 use crate::config::AuthMode;
@@ -100,6 +102,42 @@ pub fn provider_failure(provider: &str, e: &ProviderError, refused: &'static str
     match e {
         ProviderError::Unreachable(_) => ApiError::ProviderUnreachable(provider.to_string()),
         _ => ApiError::non_field(refused),
+    }
+}
+
+/// The body of an OAuth 2 or OpenID Connect login: each field optional,
+/// blank read as absent, bounded (a field error above the bound, as DRF's
+/// `max_length`). A provider ignores the fields it has no use for.
+pub struct ProviderInput {
+    /// An access token from the provider's SDK.
+    pub access_token: Option<String>,
+    /// An authorization code of the redirect flow.
+    pub code: Option<String>,
+    /// The PKCE verifier of the code flow.
+    pub code_verifier: Option<String>,
+    /// An OpenID Connect ID token.
+    pub id_token: Option<String>,
+    /// The nonce the app asked the ID token for.
+    pub nonce: Option<String>,
+}
+
+impl ProviderInput {
+    /// Reads the request's body.
+    pub fn read(app: &App, req: &Request) -> Result<ProviderInput, ApiError> {
+        let body = read_body(req, app.config.server.max_body_bytes)?;
+        let mut errors = FieldErrors::new();
+        let mut field = |name: &str, max: usize| {
+            char_field(&body, &mut errors, name, CharSpec::optional(max)).filter(|v| !v.is_empty())
+        };
+        let input = ProviderInput {
+            access_token: field("access_token", 4096),
+            code: field("code", 4096),
+            code_verifier: field("code_verifier", 256),
+            id_token: field("id_token", 8192),
+            nonce: field("nonce", 512),
+        };
+        errors.into_result()?;
+        Ok(input)
     }
 }
 

@@ -7,13 +7,11 @@
 //! and accepted once.
 
 use crate::accounts::social::ProviderProfile;
-use crate::api::fields::{char_field, CharSpec};
 use crate::api::http::Request;
-use crate::api::input::read_body;
 use crate::api::social_flow::{
-    provider_failure, verified_id_token, Provider, EXCHANGE_FAILED, NO_INPUT,
+    provider_failure, verified_id_token, Provider, ProviderInput, EXCHANGE_FAILED, NO_INPUT,
 };
-use crate::api::{ApiError, FieldErrors};
+use crate::api::ApiError;
 use crate::social::apple;
 use crate::social::id_token::IdClaims;
 use crate::App;
@@ -29,17 +27,13 @@ impl Provider for Apple {
     }
 
     fn verify(app: &App, req: &Request) -> Result<IdClaims, ApiError> {
-        let body = read_body(req, app.config.server.max_body_bytes)?;
-        let mut errors = FieldErrors::new();
-        let mut field = |name: &str, max: usize| {
-            char_field(&body, &mut errors, name, CharSpec::optional(max)).filter(|v| !v.is_empty())
-        };
-        field("access_token", 4096);
-        let code = field("code", 4096);
-        let id_token = field("id_token", 8192);
-        let nonce = field("nonce", 512);
-        let code_verifier = field("code_verifier", 256);
-        errors.into_result()?;
+        let ProviderInput {
+            code,
+            id_token,
+            nonce,
+            code_verifier,
+            ..
+        } = ProviderInput::read(app, req)?;
         let cfg = &app.config.social.apple;
         let token = match (code, id_token) {
             (Some(code), _) => {

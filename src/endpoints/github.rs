@@ -6,13 +6,11 @@
 //! would log in whoever any app's token names.
 
 use crate::accounts::social::ProviderProfile;
-use crate::api::fields::{char_field, CharSpec};
 use crate::api::http::Request;
-use crate::api::input::read_body;
 use crate::api::social_flow::{
-    provider_failure, Provider, EXCHANGE_FAILED, INCORRECT_VALUE, NO_INPUT,
+    provider_failure, Provider, ProviderInput, EXCHANGE_FAILED, INCORRECT_VALUE, NO_INPUT,
 };
-use crate::api::{ApiError, FieldErrors};
+use crate::api::ApiError;
 use crate::social::github::{self, Profile};
 use crate::App;
 
@@ -28,16 +26,12 @@ impl Provider for Github {
     }
 
     fn verify(app: &App, req: &Request) -> Result<Profile, ApiError> {
-        let body = read_body(req, app.config.server.max_body_bytes)?;
-        let mut errors = FieldErrors::new();
-        let mut field = |name: &str, max: usize| {
-            char_field(&body, &mut errors, name, CharSpec::optional(max)).filter(|v| !v.is_empty())
-        };
-        let access_token = field("access_token", 4096);
-        let code = field("code", 4096);
-        let code_verifier = field("code_verifier", 256);
-        field("id_token", 8192);
-        errors.into_result()?;
+        let ProviderInput {
+            access_token,
+            code,
+            code_verifier,
+            ..
+        } = ProviderInput::read(app, req)?;
         let cfg = &app.config.social.github;
         let failure = |e, refused| provider_failure("GitHub", &e, refused);
         let token = match (code, access_token) {

@@ -11,13 +11,12 @@
 use serde_json::Value;
 
 use crate::accounts::social::ProviderProfile;
-use crate::api::fields::{char_field, CharSpec};
 use crate::api::http::Request;
-use crate::api::input::read_body;
 use crate::api::social_flow::{
-    provider_failure, verified_id_token, Provider, EXCHANGE_FAILED, INCORRECT_VALUE, NO_INPUT,
+    provider_failure, verified_id_token, Provider, ProviderInput, EXCHANGE_FAILED, INCORRECT_VALUE,
+    NO_INPUT,
 };
-use crate::api::{ApiError, FieldErrors};
+use crate::api::ApiError;
 use crate::social::google;
 use crate::social::http::ProviderError;
 use crate::social::id_token;
@@ -86,17 +85,13 @@ impl Provider for Google {
     }
 
     fn verify(app: &App, req: &Request) -> Result<Answer, ApiError> {
-        let body = read_body(req, app.config.server.max_body_bytes)?;
-        let mut errors = FieldErrors::new();
-        let mut field = |name: &str, max: usize| {
-            char_field(&body, &mut errors, name, CharSpec::optional(max)).filter(|v| !v.is_empty())
-        };
-        let access_token = field("access_token", 4096);
-        let code = field("code", 4096);
-        let id_token = field("id_token", 8192);
-        let nonce = field("nonce", 512);
-        let code_verifier = field("code_verifier", 256);
-        errors.into_result()?;
+        let ProviderInput {
+            access_token,
+            code,
+            id_token,
+            nonce,
+            code_verifier,
+        } = ProviderInput::read(app, req)?;
         let cfg = &app.config.social.google;
         let nonce = nonce.as_deref();
         match (code, access_token, id_token) {

@@ -13,14 +13,13 @@
 use serde_json::Value;
 
 use crate::accounts::social::ProviderProfile;
-use crate::api::fields::{char_field, CharSpec};
 use crate::api::http::{Request, Response};
-use crate::api::input::read_body;
 use crate::api::route::Caller;
 use crate::api::social_flow::{
-    self, provider_failure, verified_id_token, EXCHANGE_FAILED, INCORRECT_VALUE, NO_INPUT,
+    self, provider_failure, verified_id_token, ProviderInput, EXCHANGE_FAILED, INCORRECT_VALUE,
+    NO_INPUT,
 };
-use crate::api::{ApiError, FieldErrors};
+use crate::api::ApiError;
 use crate::social::id_token::{self, Expected};
 use crate::social::oidc::{at_hash_matches, Discovered, Provider};
 use crate::App;
@@ -88,17 +87,13 @@ impl Answer {
 }
 
 fn verify(app: &App, provider: &Provider, req: &Request) -> Result<Answer, ApiError> {
-    let body = read_body(req, app.config.server.max_body_bytes)?;
-    let mut errors = FieldErrors::new();
-    let mut field = |name: &str, max: usize| {
-        char_field(&body, &mut errors, name, CharSpec::optional(max)).filter(|v| !v.is_empty())
-    };
-    let access_token = field("access_token", 4096);
-    let code = field("code", 4096);
-    let id_token = field("id_token", 8192);
-    let nonce = field("nonce", 512);
-    let code_verifier = field("code_verifier", 256);
-    errors.into_result()?;
+    let ProviderInput {
+        access_token,
+        code,
+        id_token,
+        nonce,
+        code_verifier,
+    } = ProviderInput::read(app, req)?;
     let name = provider.name.as_str();
     // Nothing the provider publishes can be checked without its document.
     let unreachable = |e| {

@@ -56,12 +56,7 @@ pub fn exchange_code(
         cfg.timeout,
     )?;
     let json = answer.json("token endpoint")?;
-    let text = |k: &str| {
-        json.get(k)
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-    };
+    let text = |k: &str| http::text(&json, k);
     Ok(Exchanged {
         access_token: text("access_token")
             .ok_or_else(|| ProviderError::Refused("no access_token".into()))?,

@@ -46,6 +46,26 @@ impl Answer {
     }
 }
 
+impl Answer {
+    /// How long the answer may be cached, in seconds: its `Cache-Control`
+    /// `max-age` (else `default`) within `bounds`.
+    pub fn cache_seconds(&self, default: u64, bounds: (u64, u64)) -> u64 {
+        self.cache_control
+            .as_deref()
+            .and_then(max_age)
+            .unwrap_or(default)
+            .clamp(bounds.0, bounds.1)
+    }
+}
+
+/// The non-empty string `key` of a JSON answer.
+pub fn text(json: &Value, key: &str) -> Option<String> {
+    json.get(key)
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
 /// A request to send.
 pub enum Call<'a> {
     /// `GET url`, with an optional bearer token.

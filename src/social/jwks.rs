@@ -132,12 +132,7 @@ impl KeySet {
                 // A portal's page or a broken answer must not wipe good keys.
                 return Err(ProviderError::BadResponse("no usable signing key".into()));
             }
-            let max_age = answer
-                .cache_control
-                .as_deref()
-                .and_then(http::max_age)
-                .unwrap_or(DEFAULT_MAX_AGE)
-                .clamp(MAX_AGE_BOUNDS.0, MAX_AGE_BOUNDS.1);
+            let max_age = answer.cache_seconds(DEFAULT_MAX_AGE, MAX_AGE_BOUNDS);
             Ok((keys, max_age))
         });
         match fetched {

@@ -203,12 +203,7 @@ impl Provider {
             Some(p) if p.jwks_uri == jwks_uri => p.keys.clone(),
             _ => Arc::new(KeySet::new(&jwks_uri, self.config.timeout)),
         };
-        let max_age = answer
-            .cache_control
-            .as_deref()
-            .and_then(http::max_age)
-            .unwrap_or(DEFAULT_MAX_AGE)
-            .clamp(MAX_AGE_BOUNDS.0, MAX_AGE_BOUNDS.1);
+        let max_age = answer.cache_seconds(DEFAULT_MAX_AGE, MAX_AGE_BOUNDS);
         let document = Discovered {
             token_endpoint,
             userinfo_endpoint,
@@ -260,12 +255,7 @@ impl Provider {
             cfg.timeout,
         )?;
         let json = answer.json("token endpoint")?;
-        let text = |k: &str| {
-            json.get(k)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-        };
+        let text = |k: &str| http::text(&json, k);
         let id_token = text("id_token").ok_or_else(|| {
             ProviderError::Refused("no id_token (is \"openid\" among the scopes?)".into())
         })?;
