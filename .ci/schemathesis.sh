@@ -183,12 +183,6 @@ consumer_key = "schemathesis"
 consumer_secret = "schemathesis-secret"
 api_url = "$provider"
 timeout = "5s"
-
-[social.oidc.sso]
-# The stand-in has no discovery document: body checks, then a 502.
-issuer = "$provider/sso"
-client_ids = ["schemathesis"]
-timeout = "5s"
 TOML
 export RESTAUTH_THROTTLE_ENABLED=false
 if [ "$backend" = postgres ]; then
