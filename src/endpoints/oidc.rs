@@ -27,12 +27,14 @@ use crate::App;
 /// dj-rest-auth has no such case: it logs in whoever an access token names.
 pub const NEEDS_ID_TOKEN: &str = "Incorrect input. An id_token is required with access_token.";
 
+/// The configured, enabled provider `name`.
+fn enabled_provider<'a>(app: &'a App, name: &str) -> Option<&'a Provider> {
+    app.provider_keys.oidc.get(name).filter(|p| p.enabled())
+}
+
 /// Whether `name` is a configured, enabled provider.
 pub fn known(app: &App, name: &str) -> bool {
-    app.provider_keys
-        .oidc
-        .get(name)
-        .is_some_and(Provider::enabled)
+    enabled_provider(app, name).is_some()
 }
 
 /// `POST P/<name>/`.
@@ -51,9 +53,9 @@ pub fn connect(app: &App, req: &Request, caller: &Caller) -> Result<Response, Ap
     social_flow::link(app, req, owner, &answer.profile(&provider.name))
 }
 
+/// The route's provider (the router serves only names [`known`] accepts).
 fn provider<'a>(app: &'a App, caller: &Caller) -> Result<&'a Provider, ApiError> {
-    let provider = app.provider_keys.oidc.get(caller.param(0));
-    provider.filter(|p| p.enabled()).ok_or(ApiError::NotFound)
+    enabled_provider(app, caller.param(0)).ok_or(ApiError::NotFound)
 }
 
 /// What the provider says about the person: the ID token's claims, with
@@ -86,6 +88,14 @@ impl Answer {
     }
 }
 
+/// What the client sent to log in with.
+enum Sent {
+    /// A code to exchange for the provider's tokens.
+    Code(String),
+    /// An ID token, and maybe the access token that came with it.
+    Tokens(String, Option<String>),
+}
+
 fn verify(app: &App, provider: &Provider, req: &Request) -> Result<Answer, ApiError> {
     let ProviderInput {
         access_token,
@@ -100,19 +110,21 @@ fn verify(app: &App, provider: &Provider, req: &Request) -> Result<Answer, ApiEr
         crate::log!("restauth: {name}: discovery failed: {e:?}");
         ApiError::ProviderUnreachable(name.to_string())
     };
-    let (id_token, access_token, from_client) = match (code, id_token, access_token) {
-        (Some(code), _, _) => {
-            let found = provider.discovered().map_err(unreachable)?;
-            let (id_token, access_token) = provider
-                .exchange_code(&found, &code, code_verifier.as_deref())
-                .map_err(|e| provider_failure(name, &e, EXCHANGE_FAILED))?;
-            (id_token, access_token, false)
-        }
-        (None, Some(id_token), access_token) => (id_token, access_token, true),
+    // The input is judged first: a body that cannot log in asks the provider nothing.
+    let sent = match (code, id_token, access_token) {
+        (Some(code), _, _) => Sent::Code(code),
+        (None, Some(id_token), access_token) => Sent::Tokens(id_token, access_token),
         (None, None, Some(_)) => return Err(ApiError::non_field(NEEDS_ID_TOKEN)),
         (None, None, None) => return Err(ApiError::non_field(NO_INPUT)),
     };
     let found = provider.discovered().map_err(unreachable)?;
+    let from_client = matches!(sent, Sent::Tokens(..));
+    let (id_token, access_token) = match sent {
+        Sent::Tokens(id_token, access_token) => (id_token, access_token),
+        Sent::Code(code) => provider
+            .exchange_code(&found, &code, code_verifier.as_deref())
+            .map_err(|e| provider_failure(name, &e, EXCHANGE_FAILED))?,
+    };
     let issuer = [provider.config.issuer.as_str()];
     let expected = Expected {
         algorithms: &found.algorithms,
