@@ -563,12 +563,15 @@ fn env_var_name(key: &str) -> String {
 /// Where a variable names an OpenID Connect provider: `RESTAUTH_SOCIAL_OIDC_<NAME>_ISSUER`.
 const OIDC_VAR: (&str, &str) = ("RESTAUTH_SOCIAL_OIDC_", "_ISSUER");
 
-/// First path segments restauth serves itself: no OpenID Connect provider may take one.
-pub const RESERVED_PROVIDER_NAMES: [&str; 14] = [
+/// First path segments restauth serves itself (`health` too: with an empty
+/// prefix `/health` is answered before routing): no OpenID Connect provider
+/// may take one.
+pub const RESERVED_PROVIDER_NAMES: [&str; 15] = [
     "apple",
     "facebook",
     "github",
     "google",
+    "health",
     "login",
     "logout",
     "mfa",
@@ -1002,15 +1005,24 @@ parsers! {
         Ok(Secret::from(s))
     }
     /// An OpenID Connect issuer (`https://…`, no query or fragment), kept as
-    /// written: a trailing slash is part of it. `""` = disabled.
+    /// written: a trailing slash is part of it. `""` = disabled. `http://`
+    /// only on a loopback host (a provider on the same machine, or a test):
+    /// over any other network its keys could be swapped in transit
+    /// (Discovery §3 requires https).
     fn issuer(v) -> String {
         let s = string(v)?.trim();
         if s.is_empty() {
             return Ok(String::new());
         }
-        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+        let (rest, secure) = match s.strip_prefix("https://") {
+            Some(rest) => (Some(rest), true),
+            None => (s.strip_prefix("http://"), false),
+        };
         let ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/')) && plain(s) && !s.contains(['?', '#']);
-        require(ok, "an http:// or https:// URL without query or fragment", s.to_string())
+        require(ok, "an https:// URL without query or fragment", s.to_string())?;
+        let host = rest.map_or("", |r| r.split('/').next().unwrap_or(""));
+        require(secure || is_loopback_authority(host), "an https:// URL (http:// only for a loopback host)", s.to_string())?;
+        Ok(s.to_string())
     }
     /// OAuth scopes, each once, `openid` among them.
     fn scopes(v) -> Vec<String> {
@@ -1093,6 +1105,18 @@ fn require<T: fmt::Debug>(ok: bool, what: &str, value: T) -> Result<T, String> {
     } else {
         Err(format!("expected {what}, found {value:?}"))
     }
+}
+
+/// Whether a URL's `host[:port]` names this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// No whitespace, no control characters.
@@ -2563,5 +2587,25 @@ mod tests {
         assert!(!msg.contains("s3cr3t"), "{msg}");
         let msg = env_err("RESTAUTH_SOCIAL_OIDC_KC_ISSUER", "ftp://x.example");
         assert!(msg.contains("RESTAUTH_SOCIAL_OIDC_KC_ISSUER"), "{msg}");
+        // Plain http only to this machine: elsewhere the keys could be swapped in transit.
+        for insecure in [
+            "http://sso.example/realms/a",
+            "http://10.0.0.1:8080",
+            "http://127.0.0.1.example",
+        ] {
+            let msg = section("kc", &format!("issuer = \"{insecure}\""));
+            assert!(
+                msg.contains("http:// only for a loopback host"),
+                "{insecure}: {msg}"
+            );
+        }
+        for local in [
+            "http://127.0.0.1:8080/realms/a",
+            "http://localhost/x/",
+            "http://[::1]:9",
+        ] {
+            let c = file(&format!("[social.oidc.kc]\nissuer = \"{local}\"")).unwrap();
+            assert_eq!(c.social.oidc["kc"].issuer, local);
+        }
     }
 }

@@ -118,6 +118,13 @@ impl Keycloak {
                     Some("Bearer at-someone-else") => {
                         (200, json!({"sub": "kc-other", "email": "mallory@example.com"}).to_string())
                     }
+                    // Verified, but about its own address, not the ID token's.
+                    Some("Bearer at-vouching") => (
+                        200,
+                        json!({"sub": "kc-vouch", "email": "vera.other@example.com", "email_verified": true, "given_name": "Vera"}).to_string(),
+                    ),
+                    // A provider set to sign userinfo answers (application/jwt).
+                    Some("Bearer at-signed") => (200, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln".into()),
                     _ => (401, json!({"error": "invalid_token"}).to_string()),
                 },
                 _ => (404, "{}".into()),
@@ -343,6 +350,25 @@ fn an_access_token_needs_an_id_token_that_matches_it() {
     let r = sso(&s, "keycloak", json!({"id_token": token, "access_token": "at-lean"}));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(s.count("SELECT count(*) FROM users WHERE email = 'lena@example.com'"), 1);
+    // Userinfo's email_verified is about its own address: it does not vouch
+    // for the ID token's, which stays unverified (and gets its mail).
+    let token = lean(json!({"sub": "kc-vouch", "email": "vera@example.com"}));
+    let r = sso(&s, "keycloak", json!({"id_token": token, "access_token": "at-vouching"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        s.count("SELECT count(*) FROM users WHERE email = 'vera@example.com' AND email_verified = 0 AND first_name = 'Vera'"),
+        1
+    );
+    assert_eq!(s.count("SELECT count(*) FROM users WHERE email = 'vera.other@example.com'"), 0);
+    // A signed (non-JSON) userinfo answer: the verified ID token suffices.
+    let token = lean(json!({"sub": "kc-signed"}));
+    let r = sso(&s, "keycloak", json!({"id_token": token, "access_token": "at-signed"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    // An access token no Bearer header can carry is the client's fault: 400, not 502.
+    let calls = kc.calls("/userinfo");
+    let token = lean(json!({"sub": "kc-crlf"}));
+    sso(&s, "keycloak", json!({"id_token": token, "access_token": "at\r\nX-Injected: 1"})).assert(400, incorrect());
+    assert_eq!(kc.calls("/userinfo"), calls);
     // Without email or profile in the scopes, userinfo is not read.
     let s = server_with(&kc, &[("RESTAUTH_SOCIAL_OIDC_KEYCLOAK_SCOPES", "openid")]);
     let before = kc.calls("/userinfo");

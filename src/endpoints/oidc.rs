@@ -20,6 +20,7 @@ use crate::api::social_flow::{
     NO_INPUT,
 };
 use crate::api::ApiError;
+use crate::social::http::ProviderError;
 use crate::social::id_token::{self, Expected};
 use crate::social::oidc::{at_hash_matches, Discovered, Provider};
 use crate::App;
@@ -166,14 +167,37 @@ fn fill_in_from_userinfo(
     if !lacking || !provider.wants_userinfo() {
         return Ok(());
     }
-    let info = provider
-        .userinfo(found, access_token, &answer.sub)
-        .map_err(|e| provider_failure(&provider.name, &e, INCORRECT_VALUE))?;
+    let info = match provider.userinfo(found, access_token, &answer.sub) {
+        Ok(info) => info,
+        // Not JSON (a provider set to sign its userinfo answers): the ID
+        // token, verified, is enough to log in with.
+        Err(ProviderError::BadResponse(why)) => {
+            crate::log!("restauth: {}: userinfo not used: {why}", provider.name);
+            return Ok(());
+        }
+        Err(e) => return Err(provider_failure(&provider.name, &e, INCORRECT_VALUE)),
+    };
     let (Some(Value::Object(info)), Value::Object(claims)) = (info, &mut answer.claims) else {
         return Ok(());
     };
+    // An address and whether it is verified come from one source: else the
+    // userinfo's `email_verified` (about its own address) could vouch for
+    // the ID token's unverified one.
+    let token_has_email = has_text(claims, "email");
+    if !token_has_email {
+        claims.remove("email");
+        claims.remove("email_verified");
+    }
     for (k, v) in info {
+        if token_has_email && (k == "email" || k == "email_verified") {
+            continue;
+        }
         claims.entry(k).or_insert(v);
     }
     Ok(())
+}
+
+/// Whether `claims` has `key` as a non-empty value.
+fn has_text(claims: &serde_json::Map<String, Value>, key: &str) -> bool {
+    claims.get(key).is_some_and(|v| v.as_str() != Some(""))
 }

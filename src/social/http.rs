@@ -96,8 +96,31 @@ pub enum Call<'a> {
     },
 }
 
+/// Whether `token` is an RFC 6750 §2.1 `b64token`, all that an
+/// `Authorization: Bearer` header can carry.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
 /// Sends `call`, whatever its status comes back as.
 pub fn send(call: Call<'_>, timeout: Duration) -> Result<Answer, ProviderError> {
+    if let Call::Get {
+        bearer: Some(token),
+        ..
+    } = &call
+    {
+        // A client's token no provider could have issued (a line break would
+        // even split the header) is refused as the provider would refuse it.
+        if !is_b64token(token) {
+            return Err(ProviderError::Refused(
+                "the access token is not a bearer token (RFC 6750 b64token)".into(),
+            ));
+        }
+    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
@@ -179,7 +202,21 @@ pub fn max_age(cache_control: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::max_age;
+    use super::{is_b64token, max_age};
+
+    #[test]
+    fn only_b64tokens_go_into_a_bearer_header() {
+        for good in [
+            "ya29.a0AfH6SM-x_y~z+/9",
+            "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+            "abc==",
+        ] {
+            assert!(is_b64token(good), "{good}");
+        }
+        for bad in ["", "==", "a b", "a\r\nX-Evil: 1", "tök", "a=b"] {
+            assert!(!is_b64token(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn max_age_is_read_from_any_position() {

@@ -34,7 +34,8 @@ pub struct Discovered {
     pub token_endpoint: Option<String>,
     /// Where an access token's profile is read.
     pub userinfo_endpoint: Option<String>,
-    /// How the token endpoint wants the client to authenticate.
+    /// `true`: `client_secret_basic` (the credentials in an `Authorization`
+    /// header); `false`: `client_secret_post` (in the form).
     pub basic_auth: bool,
     /// ID-token algorithms the provider uses that restauth verifies.
     pub algorithms: Vec<Algorithm>,
@@ -92,7 +93,8 @@ impl Provider {
     /// Where its discovery document is: the issuer without a trailing `/`,
     /// then `/.well-known/openid-configuration` (OpenID Connect Discovery §4).
     pub fn discovery_url(&self) -> String {
-        let issuer = self.config.issuer.trim_end_matches('/');
+        let issuer = &self.config.issuer;
+        let issuer = issuer.strip_suffix('/').unwrap_or(issuer);
         format!("{issuer}/.well-known/openid-configuration")
     }
 
@@ -230,11 +232,11 @@ impl Provider {
             .ok_or_else(|| ProviderError::BadResponse("no token_endpoint".into()))?;
         let client_id = cfg.client_ids.first().map_or("", String::as_str);
         let secret = cfg.client_secret.expose();
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", cfg.callback_url.as_str()),
-        ];
+        let mut form = vec![("grant_type", "authorization_code"), ("code", code)];
+        // OAuth 2 §4.1.3: sent when the authorization request had one.
+        if !cfg.callback_url.is_empty() {
+            form.push(("redirect_uri", cfg.callback_url.as_str()));
+        }
         if let Some(verifier) = code_verifier {
             form.push(("code_verifier", verifier));
         }
