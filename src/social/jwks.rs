@@ -15,14 +15,13 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, P
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
+use super::fetched::{Fetch, Fetched};
 use super::http::{self, Call, ProviderError};
 
 /// Shortest time between two fetches forced by an unknown `kid`.
 const MIN_REFETCH: Duration = Duration::from_secs(60);
 /// How long a key set is kept when the provider sends no `max-age`.
 const DEFAULT_MAX_AGE: u64 = 300;
-/// How long a failed fetch without cached keys is remembered.
-const FAILURE_MEMORY: Duration = Duration::from_secs(30);
 /// Bounds on the provider's `max-age`.
 const MAX_AGE_BOUNDS: (u64, u64) = (60, 86_400);
 
@@ -41,23 +40,13 @@ struct Key {
     key: DecodingKey,
 }
 
-#[derive(Default)]
-struct Cached {
-    keys: Vec<Key>,
-    fresh_until: Option<Instant>,
-    /// The last fetch an unknown `kid` caused.
-    forced_at: Option<Instant>,
-    /// Until when a failed fetch (with no keys to fall back on) is the answer:
-    /// while the provider is down, requests fail at once instead of each
-    /// waiting out the timeout behind the lock.
-    failed_until: Option<Instant>,
-}
-
 /// One provider's key set.
 pub struct KeySet {
     url: String,
     timeout: Duration,
-    cached: Mutex<Cached>,
+    keys: Fetched<Vec<Key>>,
+    /// The last fetch an unknown `kid` caused.
+    forced_at: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -72,7 +61,8 @@ impl KeySet {
         KeySet {
             url: url.to_string(),
             timeout,
-            cached: Mutex::new(Cached::default()),
+            keys: Fetched::new(&format!("the keys at {url}")),
+            forced_at: Mutex::new(None),
         }
     }
 
@@ -89,72 +79,51 @@ impl KeySet {
         alg: Algorithm,
         now: Instant,
     ) -> Result<DecodingKey, KeyError> {
-        // One fetch at a time: requests arriving meanwhile wait for its keys.
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        if cached.failed_until.is_some_and(|t| now < t) {
-            return Err(KeyError::Fetch(ProviderError::Unreachable(format!(
-                "{} failed moments ago",
-                self.url
-            ))));
-        }
-        if cached.fresh_until.is_none_or(|t| now >= t) {
-            self.refresh(&mut cached, now)?;
-        }
-        if let Some(key) = find(&cached.keys, kid, alg) {
+        let keys = self
+            .keys
+            .get(now, false, |_| self.fetch())
+            .map_err(KeyError::Fetch)?;
+        if let Some(key) = find(&keys, kid, alg) {
             return Ok(key);
         }
-        if cached
-            .forced_at
-            .is_none_or(|t| now.duration_since(t) >= MIN_REFETCH)
-        {
-            cached.forced_at = Some(now);
-            self.refresh(&mut cached, now)?;
-            if let Some(key) = find(&cached.keys, kid, alg) {
+        if self.may_force(now) {
+            let keys = self
+                .keys
+                .get(now, true, |_| self.fetch())
+                .map_err(KeyError::Fetch)?;
+            if let Some(key) = find(&keys, kid, alg) {
                 return Ok(key);
             }
         }
         Err(KeyError::Unknown)
     }
 
-    /// Fetches the set. On failure the keys held stay in use for a minute
-    /// (a provider's hiccup must not stop logins); without any, the error.
-    fn refresh(&self, cached: &mut Cached, now: Instant) -> Result<(), KeyError> {
-        let fetched = http::send(
+    /// Whether an unknown `kid` may fetch the set again now (once a minute).
+    fn may_force(&self, now: Instant) -> bool {
+        let mut at = self.forced_at.lock().unwrap_or_else(|e| e.into_inner());
+        let may = at.is_none_or(|t| now.saturating_duration_since(t) >= MIN_REFETCH);
+        if may {
+            *at = Some(now);
+        }
+        may
+    }
+
+    /// Fetches the set: a set without one usable key is a failure, so that
+    /// a portal's page or a broken answer never replaces good keys.
+    fn fetch(&self) -> Fetch<Vec<Key>> {
+        let answer = http::send(
             Call::Get {
                 url: &self.url,
                 bearer: None,
             },
             self.timeout,
-        )
-        .and_then(|answer| {
-            let keys = parse(&answer.json("key set")?);
-            if keys.is_empty() {
-                // A portal's page or a broken answer must not wipe good keys.
-                return Err(ProviderError::BadResponse("no usable signing key".into()));
-            }
-            let max_age = answer.cache_seconds(DEFAULT_MAX_AGE, MAX_AGE_BOUNDS);
-            Ok((keys, max_age))
-        });
-        match fetched {
-            Ok((keys, max_age)) => {
-                cached.keys = keys;
-                cached.fresh_until = Some(now + Duration::from_secs(max_age));
-                cached.failed_until = None;
-                Ok(())
-            }
-            Err(e) if !cached.keys.is_empty() => {
-                crate::log!(
-                    "restauth: could not refresh the keys at {}: {e:?}; keeping the cached ones",
-                    self.url
-                );
-                cached.fresh_until = Some(now + MIN_REFETCH);
-                Ok(())
-            }
-            Err(e) => {
-                cached.failed_until = Some(now + FAILURE_MEMORY);
-                Err(KeyError::Fetch(e))
-            }
+        )?;
+        let keys = parse(&answer.json("key set")?);
+        if keys.is_empty() {
+            return Err(ProviderError::BadResponse("no usable signing key".into()));
         }
+        let max_age = answer.cache_seconds(DEFAULT_MAX_AGE, MAX_AGE_BOUNDS);
+        Ok((keys, Duration::from_secs(max_age)))
     }
 }
 
@@ -216,6 +185,7 @@ fn parse(set: &Value) -> Vec<Key> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fetched::FAILURE_MEMORY;
     use super::*;
     use serde_json::json;
 

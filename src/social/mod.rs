@@ -6,6 +6,7 @@
 
 pub mod apple;
 pub mod facebook;
+pub mod fetched;
 pub mod github;
 pub mod google;
 pub mod http;

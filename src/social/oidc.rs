@@ -6,7 +6,7 @@
 //! [`KeySet`] like Google's and Apple's.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -14,6 +14,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::fetched::{Fetch, Fetched};
 use super::http::{self, Call, ProviderError};
 use super::jwks::KeySet;
 use crate::config::OidcProviderConfig;
@@ -22,10 +23,6 @@ use crate::config::OidcProviderConfig;
 const DEFAULT_MAX_AGE: u64 = 3600;
 /// Bounds on the provider's `max-age`.
 const MAX_AGE_BOUNDS: (u64, u64) = (300, 86_400);
-/// How long a failed discovery without a cached document is remembered.
-const FAILURE_MEMORY: Duration = Duration::from_secs(30);
-/// How long a cached document stays in use when a refresh fails.
-const KEEP_ON_FAILURE: Duration = Duration::from_secs(60);
 
 /// What the discovery document says restauth needs.
 #[derive(Debug)]
@@ -44,20 +41,13 @@ pub struct Discovered {
     jwks_uri: String,
 }
 
-#[derive(Default)]
-struct Cached {
-    document: Option<Arc<Discovered>>,
-    fresh_until: Option<Instant>,
-    failed_until: Option<Instant>,
-}
-
 /// One configured provider and what has been discovered about it.
 pub struct Provider {
     /// The section's name: the path `P/<name>/` and `social_accounts.provider`.
     pub name: String,
     /// Its section.
     pub config: OidcProviderConfig,
-    cached: Mutex<Cached>,
+    document: Fetched<Discovered>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -77,7 +67,10 @@ pub fn providers(configs: &BTreeMap<String, OidcProviderConfig>) -> BTreeMap<Str
             let provider = Provider {
                 name: name.clone(),
                 config: config.clone(),
-                cached: Mutex::new(Cached::default()),
+                document: Fetched::new(&format!(
+                    "the discovery document of {name} ({})",
+                    config.issuer
+                )),
             };
             (name.clone(), provider)
         })
@@ -98,53 +91,17 @@ impl Provider {
         format!("{issuer}/.well-known/openid-configuration")
     }
 
-    /// The discovery document, fetched when missing or stale. A failed
-    /// refresh keeps the cached document for a minute; without one, the
-    /// failure is the answer for 30 s (requests fail fast while it is down).
+    /// The discovery document, fetched when missing or stale (the rules
+    /// of [`Fetched`]: a failed refresh keeps the cached document for a
+    /// minute; without one, the failure is the answer for 30 s).
     pub fn discovered(&self) -> Result<Arc<Discovered>, ProviderError> {
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if let Some(document) = cached
-            .document
-            .as_ref()
-            .filter(|_| cached.fresh_until.is_some_and(|t| now < t))
-        {
-            return Ok(document.clone());
-        }
-        if cached.failed_until.is_some_and(|t| now < t) {
-            let url = self.discovery_url();
-            return Err(ProviderError::Unreachable(format!(
-                "{url} failed moments ago"
-            )));
-        }
-        match self.fetch(cached.document.as_deref()) {
-            Ok((document, max_age)) => {
-                let document = Arc::new(document);
-                cached.document = Some(document.clone());
-                cached.fresh_until = Some(now + Duration::from_secs(max_age));
-                cached.failed_until = None;
-                Ok(document)
-            }
-            Err(e) => match cached.document.clone() {
-                Some(document) => {
-                    crate::log!(
-                        "restauth: {}: could not refresh the discovery document: {e:?}; keeping the cached one",
-                        self.name
-                    );
-                    cached.fresh_until = Some(now + KEEP_ON_FAILURE);
-                    Ok(document)
-                }
-                None => {
-                    cached.failed_until = Some(now + FAILURE_MEMORY);
-                    Err(e)
-                }
-            },
-        }
+        self.document
+            .get(Instant::now(), false, |previous| self.fetch(previous))
     }
 
     /// Fetches and checks the document; the key set of `previous` is kept
     /// when the `jwks_uri` is the same (with its cached keys).
-    fn fetch(&self, previous: Option<&Discovered>) -> Result<(Discovered, u64), ProviderError> {
+    fn fetch(&self, previous: Option<&Discovered>) -> Fetch<Discovered> {
         let url = self.discovery_url();
         let answer = http::send(
             Call::Get {
@@ -214,7 +171,7 @@ impl Provider {
             keys,
             jwks_uri,
         };
-        Ok((document, max_age))
+        Ok((document, Duration::from_secs(max_age)))
     }
 
     /// Exchanges `code` (with the PKCE `code_verifier`, if the frontend made
