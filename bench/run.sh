@@ -642,6 +642,28 @@ pg_get_scenario() { # NAME PID
     python3 -c 'import json,sys; p=sys.argv[1]; w=json.load(open(p)); w["users"]=int(sys.argv[2]); json.dump(w,open(p,"w"))' "$RES/$1.json" "$USERS_SMALL"
 }
 
+# The database's own ceiling for scenario 6's GET: pgbench (libpq, C, no HTTP) runs restauth's
+# token lookup, prepared, with the same number of clients and threads as wrk has connections and
+# threads, for DURATION: how many of those statements PostgreSQL serves on this machine to the
+# lightest client there is. Writes $RES/NAME.json (tps) or nothing when pgbench is missing.
+pg_ceiling() { # NAME KEY
+    command -v pgbench >/dev/null || { say "warning: pgbench not installed: no database ceiling"; return 0; }
+    local hash
+    hash=$(printf '%s' "$2" | sha256sum | cut -d' ' -f1)
+    # The statement of src/accounts/tokens.rs (users.* for its column list: the same columns).
+    printf '%s\n' "SELECT tokens.id, users.* FROM tokens JOIN users ON users.id = tokens.user_id WHERE tokens.key_sha256 = '\\x$hash'::bytea AND tokens.expires_at > extract(epoch FROM now())::bigint;" >"$TMP/ceiling.sql"
+    pgbench -n -M prepared -c "$GET_CONNS" -j "$(min "$WRK_THREADS" "$GET_CONNS")" -T "$DURATION" -f "$TMP/ceiling.sql" "$PG_DB" \
+        >"$TMP/$1.pgbench.txt" 2>&1 || { cat "$TMP/$1.pgbench.txt" >&2; say "warning: pgbench failed: no database ceiling"; return 0; }
+    python3 - "$TMP/$1.pgbench.txt" "$RES/$1.json" "$1" "$GET_CONNS" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+tps = float(re.search(r"tps = ([0-9.]+)", text).group(1))
+rows = re.search(r"number of transactions actually processed: ([0-9]+)", text)
+json.dump(dict(name=sys.argv[3], tps=tps, clients=int(sys.argv[4]), transactions=int(rows.group(1)) if rows else None), open(sys.argv[2], "w"))
+PY
+    say "    $1: pgbench, restauth's token lookup, $GET_CONNS clients: $(python3 -c 'import json,sys; print(format(round(json.load(open(sys.argv[1]))["tps"]), ","))' "$RES/$1.json") statements/s"
+}
+
 # The same GET /user/ load spread over the nodes of PG_PIDS / PG_ADDRS at once: one wrk per node
 # (1 thread), GET_CONNS split between them; NAME.json sums them (req/s, CPU), NAME_<i>.json per node.
 pg_multi_get() { # NAME
@@ -1070,6 +1092,10 @@ if [ "$PG_PHASE" = 1 ]; then
     pg_requests login "$TMP/pg-login.log"
     pg_stat_snap login
 
+    # After the last pg_stat_database bracket, so that its statements count in none.
+    say "scenario 6: the database's ceiling for the GET's statement, pgbench, $GET_CONNS clients"
+    pg_ceiling p6_ceiling "$PG_KEY"
+
     # Round trips at the wire (the relay is only ever in front of these counting nodes).
     case $PGHOST in
     /*) say "warning: PostgreSQL on a Unix socket: round trips not counted (the relay speaks TCP)" ;;
@@ -1248,6 +1274,13 @@ if pg["ran"]:
                             for k in ("s1_get_small", "p6_get", "p6_get_nodes", "p6_get_split") if k in s}
     target("GET /user/ on PostgreSQL / on SQLite (req/s ratio)", pg["ratios"]["get_pg_vs_sqlite"], ">=", 0.4,
            "scenario 6, 1 node / scenario 1, same run")
+    ceiling_path = os.path.join(R, "p6_ceiling.json")
+    if os.path.exists(ceiling_path):
+        ceiling = json.load(open(ceiling_path))
+        pg["database_ceiling"] = ceiling
+        pg["ratios"]["get_pg_vs_database_ceiling"] = ratio(s["p6_get"]["ok_rps"], ceiling["tps"])
+        figure("GET /user/ on PostgreSQL / the database's ceiling", pg["ratios"]["get_pg_vs_database_ceiling"],
+               "pgbench running the same lookup with %d clients: %s statements/s" % (ceiling["clients"], format(round(ceiling["tps"]), ",")), digits=3)
     if "throttle_off" in wire:
         target("database round trips per GET /user/ (PostgreSQL)", wire["throttle_off"]["get"]["round_trips"], "<=", 1,
                "counted at the wire (Sync + Query messages), warm statements")
