@@ -162,7 +162,7 @@ fn fill_in_from_userinfo(
     access_token: &str,
     answer: &mut Answer,
 ) -> Result<(), ApiError> {
-    let has = |k: &str| answer.claims.get(k).is_some_and(|v| v.as_str() != Some(""));
+    let has = |k: &str| has_text(&answer.claims, k);
     let lacking = !has("email") || !(has("given_name") || has("preferred_username"));
     if !lacking || !provider.wants_userinfo() {
         return Ok(());
@@ -177,13 +177,13 @@ fn fill_in_from_userinfo(
         }
         Err(e) => return Err(provider_failure(&provider.name, &e, INCORRECT_VALUE)),
     };
-    let (Some(Value::Object(info)), Value::Object(claims)) = (info, &mut answer.claims) else {
-        return Ok(());
-    };
     // An address and whether it is verified come from one source: else the
     // userinfo's `email_verified` (about its own address) could vouch for
     // the ID token's unverified one.
-    let token_has_email = has_text(claims, "email");
+    let token_has_email = has_text(&answer.claims, "email");
+    let (Some(Value::Object(info)), Value::Object(claims)) = (info, &mut answer.claims) else {
+        return Ok(());
+    };
     if !token_has_email {
         claims.remove("email");
         claims.remove("email_verified");
@@ -198,6 +198,6 @@ fn fill_in_from_userinfo(
 }
 
 /// Whether `claims` has `key` as a non-empty value.
-fn has_text(claims: &serde_json::Map<String, Value>, key: &str) -> bool {
+fn has_text(claims: &Value, key: &str) -> bool {
     claims.get(key).is_some_and(|v| v.as_str() != Some(""))
 }

@@ -66,11 +66,10 @@ impl<T> Fetched<T> {
     pub fn get(
         &self,
         now: Instant,
-        force: bool,
+        mut force: bool,
         fetch: impl FnOnce(Option<&T>) -> Fetch<T>,
     ) -> Result<Arc<T>, ProviderError> {
         let mut slot = self.lock();
-        let mut force = force;
         loop {
             let fresh = slot.fresh_until.is_some_and(|t| now < t);
             if let Some(copy) = slot.copy.as_ref().filter(|_| fresh && !force) {
